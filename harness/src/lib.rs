@@ -1,1 +1,32 @@
-pub fn x(){}
+//! The shared testcontainers harness of the MVE hardening suites.
+//!
+//! - [`stack`]: [`Stack`] starts the services a test asks for and hands back ready URLs and clients;
+//! - [`isolation`]: a fresh database, Redis database and chain per test on shared containers;
+//! - [`nemesis`]: faults on a service's container (stop, kill, pause, restart, network cut);
+//! - [`session`] and [`docker`]: run labels, the watcher and the reaper that leave no container behind;
+//! - [`service`]: images, commands and environment per service; [`probe`]: readiness checks;
+//! - [`wait`]: polling with a deadline.
+//!
+//! ```no_run
+//! # async fn demo() -> harness::Result<()> {
+//! let stack = harness::Stack::builder().mariadb().anvil().shared().await?;
+//! let db = stack.fresh_database().await?; // this test's own schema
+//! let chain = stack.fresh_chain().await?; // this test's own chain at genesis
+//! # Ok(()) }
+//! ```
+
+pub mod docker;
+pub mod error;
+pub mod isolation;
+pub mod nemesis;
+pub mod probe;
+pub mod service;
+pub mod session;
+pub mod stack;
+pub mod wait;
+
+pub use error::{Error, Result};
+pub use isolation::{TestChain, TestDatabase, TestRedis};
+pub use nemesis::Fault;
+pub use service::{Service, Target, L3_CHAIN_ID};
+pub use stack::{ServiceHandle, Stack, StackBuilder};

@@ -1,0 +1,83 @@
+//! Each service starts from its image and answers its real protocol; image choice and the errors a
+//! developer sees without Docker or without images.
+
+use std::process::Command;
+
+use alloy::providers::Provider;
+use harness::{Service, Stack, L3_CHAIN_ID};
+
+#[tokio::test]
+async fn mariadb_answers_a_query() -> anyhow::Result<()> {
+    let stack = Stack::builder().mariadb().shared().await?;
+    let db = stack.fresh_database().await?;
+    let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&db.pool).await?;
+    assert!(version.contains("MariaDB"), "not MariaDB: {version}");
+    assert!(db.url.starts_with("mysql://root:") && db.url.contains("@127.0.0.1:"), "host URL must use 127.0.0.1: {}", db.url);
+    Ok(())
+}
+
+#[tokio::test]
+async fn redis_answers_ping_and_has_room_for_a_database_per_test() -> anyhow::Result<()> {
+    let stack = Stack::builder().redis().shared().await?;
+    let redis = stack.fresh_redis().await?;
+    let mut conn = redis.connection().await?;
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await?;
+    assert_eq!(pong, "PONG");
+    let databases: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("databases").query_async(&mut conn).await?;
+    assert_eq!(databases[1], harness::service::REDIS_DATABASES.to_string());
+    Ok(())
+}
+
+#[tokio::test]
+async fn anvil_runs_the_l3_chain_id() -> anyhow::Result<()> {
+    let stack = Stack::builder().anvil().shared().await?;
+    let chain = stack.fresh_chain().await?;
+    assert_eq!(chain.provider.get_chain_id().await?, L3_CHAIN_ID);
+    assert_eq!(chain.provider.get_block_number().await?, 0, "a fresh chain starts at genesis");
+    assert!(!chain.provider.get_accounts().await?.is_empty(), "anvil's funded dev accounts");
+    Ok(())
+}
+
+#[test]
+fn image_choice_prefers_override_then_local_then_upstream() {
+    for service in Service::ALL {
+        assert_eq!(harness::stack::choose_image(service, Some("x/y:1".into()), true), "x/y:1");
+        assert_eq!(harness::stack::choose_image(service, None, true), service.local_image());
+        assert_eq!(harness::stack::choose_image(service, None, false), service.upstream_image());
+    }
+}
+
+fn mve_harness() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mve-harness"));
+    // The child is its own owner, not part of this nextest run.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("NEXTEST") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn without_a_docker_engine_the_error_says_to_run_setup() {
+    let out = mve_harness().args(["up", "private", "redis"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no Docker engine answers") && stderr.contains("scripts/setup"), "unclear error: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line, not a backtrace: {stderr}");
+}
+
+#[test]
+fn a_missing_image_fails_fast_naming_the_image_and_the_fix() {
+    let started = std::time::Instant::now();
+    let out = mve_harness()
+        .args(["up", "private", "redis"])
+        .env("MVE_IMAGE_REDIS", "mve-local/no-such-image:0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("mve-local/no-such-image:0") && stderr.contains("MVE_IMAGE_REDIS"), "unclear error: {stderr}");
+    // Generous bound: only guards against a hang waiting on a registry that cannot answer.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
+}
