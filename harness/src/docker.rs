@@ -110,7 +110,8 @@ pub async fn reap_leftovers(docker: &Docker) -> Result<Reaped> {
             let name = n.name.unwrap_or_default();
             match docker.remove_network(&name).await {
                 Ok(()) => reaped.networks.push(name),
-                Err(testcontainers::bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }) => {}
+                // 403: a container on it is still being removed (by a watcher); the next pass gets it.
+                Err(testcontainers::bollard::errors::Error::DockerResponseServerError { status_code: 403 | 404 | 409, .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }

@@ -332,6 +332,18 @@ impl ServiceHandle {
         }
     }
 
+    /// Runs a command inside the service's container; returns its exit code and standard output.
+    pub async fn exec(&self, cmd: &[&str]) -> Result<(i64, String)> {
+        let c = match &self.backend {
+            Backend::Container(c) => c,
+            Backend::External { .. } => return Err(Error::NeedsContainer { what: "exec".into() }),
+        };
+        let mut result = c.container.exec(testcontainers::core::ExecCommand::new(cmd.iter().copied())).await?;
+        let stdout = String::from_utf8_lossy(&result.stdout_to_vec().await?).into_owned();
+        let code = result.exit_code().await?.unwrap_or(-1);
+        Ok((code, stdout))
+    }
+
     /// Polls the service's own readiness probe (a query, a PING, an `eth_chainId`) until it answers.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<()> {
         let service = self.service;
