@@ -139,6 +139,11 @@ pub async fn next_in_sequence(name: &str) -> Result<u64> {
     Ok(n)
 }
 
+/// The watcher of `owner` holds this file locked while it waits, and deletes it when it is done.
+pub fn watcher_lock_path(owner: &Owner) -> PathBuf {
+    std::env::temp_dir().join("mve-harness").join(format!("watcher-{}.lock", owner.label()))
+}
+
 /// Starts, once per owner, a detached watcher that waits for the owner to end and then removes the
 /// owner's containers and networks, the way Ryuk does for other testcontainers ports. `flock -n`
 /// makes a second start a no-op; the watcher's stdio is closed so that nextest never waits on it.
@@ -151,7 +156,7 @@ pub fn ensure_watcher() {
     }
     let session = current();
     let owner = &session.owner;
-    let lock = std::env::temp_dir().join("mve-harness").join(format!("watcher-{}.lock", owner.label()));
+    let lock = watcher_lock_path(owner);
     if let Some(parent) = lock.parent() {
         let _ = std::fs::create_dir_all(parent);
     }

@@ -55,6 +55,21 @@ async fn left_behind(owner: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> 
     ))
 }
 
+/// Any harness start also reaps dead owners, so "the containers went" alone would not prove the
+/// watcher did it: its lock file must have existed while the owner lived and be gone afterwards.
+fn watcher_lock(owner: &str) -> std::path::PathBuf {
+    harness::session::watcher_lock_path(&harness::session::Owner::parse(owner).unwrap())
+}
+
+async fn wait_for_watcher(owner: &str) -> anyhow::Result<()> {
+    wait_until_gone(owner).await?;
+    harness::wait::until("the watcher to finish", Duration::from_secs(60), || async {
+        Ok::<_, anyhow::Error>((!watcher_lock(owner).exists()).then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+
 async fn wait_until_gone(owner: &str) -> anyhow::Result<()> {
     harness::wait::until("the owner's containers and networks to be removed", Duration::from_secs(60), || async {
         let (c, n) = left_behind(owner).await?;
@@ -78,16 +93,18 @@ async fn a_panic_with_a_private_stack_removes_its_containers_on_the_way_out() ->
 #[tokio::test]
 async fn shared_containers_go_when_their_owner_ends_even_by_panic() -> anyhow::Result<()> {
     let mut started = start(&["up", "shared", "redis", "--then", "panic"], true).await?;
+    assert!(watcher_lock(&started.owner).exists(), "no watcher was started for the owner");
     assert!(!started.child.wait().await?.success());
-    wait_until_gone(&started.owner).await
+    wait_for_watcher(&started.owner).await
 }
 
 #[tokio::test]
 async fn after_sigkill_the_watcher_removes_everything() -> anyhow::Result<()> {
     let mut started = start(&["up", "shared", "redis", "--then", "hang"], true).await?;
+    assert!(watcher_lock(&started.owner).exists(), "no watcher was started for the owner");
     started.child.start_kill()?; // SIGKILL: no destructor runs.
     started.child.wait().await?;
-    wait_until_gone(&started.owner).await
+    wait_for_watcher(&started.owner).await
 }
 
 #[tokio::test]
