@@ -5,7 +5,7 @@
 //! - [`nemesis`]: faults on a service's container (stop, kill, pause, restart, network cut);
 //! - [`session`] and [`docker`]: run labels, the watcher and the reaper that leave no container behind;
 //! - [`service`]: images, commands and environment per service; [`probe`]: readiness checks;
-//! - [`wait`]: polling with a deadline.
+//! - [`wait`]: polling with a deadline; [`results`]: machine-readable result files under `target/`.
 //!
 //! ```no_run
 //! # async fn demo() -> harness::Result<()> {
@@ -20,6 +20,7 @@ pub mod error;
 pub mod isolation;
 pub mod nemesis;
 pub mod probe;
+pub mod results;
 pub mod service;
 pub mod session;
 pub mod stack;
