@@ -134,7 +134,14 @@ impl Stack {
         };
         let rpc_url = own.url().await?;
         let network_url = own.network_url();
+        // Nonces are asked of the node for every transaction: the default cached nonce manager
+        // counts a transaction that failed gas estimation (a revert) as sent, and the next one from
+        // that account then waits forever behind the gap.
         let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_simple_nonce_management()
+            .with_gas_estimation()
+            .fetch_chain_id()
             .connect_http(rpc_url.parse().map_err(|e| Error::Config(format!("{rpc_url}: {e}")))?)
             .erased();
 

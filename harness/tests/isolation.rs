@@ -88,3 +88,26 @@ async fn chains_held_at_once_are_different_anvils() -> anyhow::Result<()> {
     assert_eq!(two.provider.get_block_number().await?, 0, "mining on one chain moved the other");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_failed_transaction_does_not_wedge_the_accounts_next_one() -> anyhow::Result<()> {
+    use alloy::network::TransactionBuilder;
+    use alloy::primitives::U256;
+    use alloy::rpc::types::TransactionRequest;
+
+    let stack = Stack::builder().anvil().shared().await?;
+    let chain = stack.fresh_chain().await?;
+    let accounts = chain.provider.get_accounts().await?;
+    let (from, to) = (accounts[1], accounts[2]);
+    let too_much = TransactionRequest::default().with_from(from).with_to(to).with_value(U256::MAX);
+    assert!(chain.provider.send_transaction(too_much).await.is_err(), "an unaffordable transfer was accepted");
+
+    let next = TransactionRequest::default().with_from(from).with_to(to).with_value(U256::from(1));
+    let mined = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        chain.provider.send_transaction(next).await?.get_receipt().await
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("the next transaction never mined: a nonce was burnt by the failed one"))??;
+    assert!(mined.status());
+    Ok(())
+}
