@@ -2,8 +2,12 @@
 //!
 //! - [`stack`]: [`Stack`] starts the services a test asks for and hands back ready URLs and clients;
 //! - [`isolation`]: a fresh database, Redis database and chain per test on shared containers;
+//! - [`checker`]: the indexer against the contracts at a pinned block, as a structured verdict;
+//! - [`generator`]: seeded on-chain workloads (Jepsen's generator);
+//! - [`indexer_api`]: a typed client of the indexer's HTTP API;
 //! - [`nemesis`]: faults on a service's container (stop, kill, pause, restart, network cut);
 //! - [`session`] and [`docker`]: run labels, the watcher and the reaper that leave no container behind;
+//! - [`platform`]: the platform's services (the indexer), one per test, from the freshly built binary;
 //! - [`service`]: images, commands and environment per service; [`probe`]: readiness checks;
 //! - [`wait`]: polling with a deadline; [`results`]: machine-readable result files under `target/`.
 //!
@@ -15,10 +19,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod checker;
 pub mod docker;
 pub mod error;
+pub mod generator;
+pub mod indexer_api;
 pub mod isolation;
 pub mod nemesis;
+pub mod platform;
 pub mod probe;
 pub mod results;
 pub mod service;

@@ -105,3 +105,97 @@ impl ServiceHandle {
         self.wait_ready(READY_TIMEOUT).await
     }
 }
+
+/// A dedicated network between one service and its clients, so that a test can cut exactly that
+/// link (the indexer's to the chain, say) while everything else keeps talking. The target joins
+/// under an alias that exists only on this network: a client disconnected from it cannot reach
+/// the target by any other route, even though both stay on the stack's network.
+pub struct Link {
+    docker: testcontainers::bollard::Docker,
+    network: String,
+    url: String,
+    target: String,
+    clients: std::sync::Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").field("network", &self.network).field("url", &self.url).finish()
+    }
+}
+
+impl crate::Stack {
+    /// Creates a link network and joins `target` to it.
+    pub async fn link_to(&self, target: &ServiceHandle) -> Result<Link> {
+        let t = target.container("link_to")?;
+        let session = crate::session::current();
+        let network = format!("mve-{}", crate::stack::random_hex(11));
+        crate::docker::ensure_network(&t.docker, &network, &session.run_key).await?;
+        let alias = format!("link-{}", crate::stack::random_hex(8));
+        let request = NetworkConnectRequest {
+            container: t.container.id().to_string(),
+            endpoint_config: Some(EndpointSettings { aliases: Some(vec![alias.clone()]), ..Default::default() }),
+        };
+        t.docker.connect_network(&network, request).await?;
+        Ok(Link {
+            docker: t.docker.clone(),
+            url: target.service().network_url(&alias),
+            network,
+            target: t.container.id().to_string(),
+            clients: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Link {
+    /// The target's URL for a client on this link.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Joins a client container to the link (and makes it one that `cut` disconnects).
+    pub async fn attach(&self, client: &ServiceHandle) -> Result<()> {
+        let id = client.container("attach")?.container.id().to_string();
+        self.connect(&id).await?;
+        self.clients.lock().expect("link clients lock").push(id);
+        Ok(())
+    }
+
+    async fn connect(&self, id: &str) -> Result<()> {
+        let request = NetworkConnectRequest { container: id.to_string(), endpoint_config: Some(EndpointSettings::default()) };
+        Ok(self.docker.connect_network(&self.network, request).await?)
+    }
+
+    /// Disconnects every client: packets to the target's alias no longer go anywhere.
+    pub async fn cut(&self) -> Result<()> {
+        let clients = self.clients.lock().expect("link clients lock").clone();
+        for id in clients {
+            let request = NetworkDisconnectRequest { container: id, force: Some(true) };
+            self.docker.disconnect_network(&self.network, request).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn restore(&self) -> Result<()> {
+        let clients = self.clients.lock().expect("link clients lock").clone();
+        for id in clients {
+            self.connect(&id).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        let network = self.network.clone();
+        let mut members = self.clients.lock().map(|c| c.clone()).unwrap_or_default();
+        members.push(self.target.clone());
+        crate::docker::block_on_own_runtime(move |docker| async move {
+            for id in members {
+                let request = NetworkDisconnectRequest { container: id, force: Some(true) };
+                let _ = docker.disconnect_network(&network, request).await;
+            }
+            let _ = crate::docker::remove_network(&docker, &network).await;
+        });
+    }
+}

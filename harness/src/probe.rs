@@ -17,6 +17,7 @@ pub async fn ready(service: Service, url: &str) -> Result<()> {
             Service::MariaDb => mariadb(url).await,
             Service::Redis => redis(url).await,
             Service::Anvil => anvil(url).await,
+            Service::Indexer => http_health(url).await,
         }
     };
     tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
@@ -42,4 +43,16 @@ async fn anvil(url: &str) -> Result<()> {
     let provider = ProviderBuilder::new().connect_http(url.parse().map_err(|e| Error::Config(format!("{url}: {e}")))?);
     let id = provider.get_chain_id().await.map_err(|e| Error::Rpc(e.to_string()))?;
     if id == L3_CHAIN_ID { Ok(()) } else { Err(Error::Rpc(format!("chain id {id}, expected the L3's {L3_CHAIN_ID}"))) }
+}
+
+/// Platform services answer `GET /health` with 200 once they can serve.
+async fn http_health(url: &str) -> Result<()> {
+    let response = reqwest::get(format!("{url}/health")).await.map_err(|e| Error::Config(format!("GET {url}/health: {e}")))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        Err(Error::Config(format!("GET {url}/health answered {status}: {body}")))
+    }
 }

@@ -18,9 +18,13 @@ pub enum Service {
     MariaDb,
     Redis,
     Anvil,
+    /// The MVE indexer (platform/indexer), one per test: see [`crate::platform`].
+    Indexer,
 }
 
 impl Service {
+    /// The infrastructure services a [`crate::Stack`] starts; platform services are started per
+    /// test with their own configuration (see [`crate::platform`]).
     pub const ALL: [Service; 3] = [Service::MariaDb, Service::Redis, Service::Anvil];
 
     /// Lower-case name: container names, labels and log lines.
@@ -29,6 +33,7 @@ impl Service {
             Service::MariaDb => "mariadb",
             Service::Redis => "redis",
             Service::Anvil => "anvil",
+            Service::Indexer => "indexer",
         }
     }
 
@@ -38,6 +43,7 @@ impl Service {
             Service::MariaDb => "MARIADB",
             Service::Redis => "REDIS",
             Service::Anvil => "ANVIL",
+            Service::Indexer => "INDEXER",
         }
     }
 
@@ -46,6 +52,7 @@ impl Service {
             Service::MariaDb => 3306,
             Service::Redis => 6379,
             Service::Anvil => 8545,
+            Service::Indexer => crate::platform::API_PORT,
         }
     }
 
@@ -54,6 +61,8 @@ impl Service {
             Service::MariaDb => "mariadb:11",
             Service::Redis => "redis:7",
             Service::Anvil => "ghcr.io/foundry-rs/foundry:v1.7.1",
+            // No registry image: the local base image runs the freshly built binary (mounted).
+            Service::Indexer => "mve-local/base:latest",
         }
     }
 
@@ -62,6 +71,7 @@ impl Service {
             Service::MariaDb => "mve-local/mariadb:latest",
             Service::Redis => "mve-local/redis:latest",
             Service::Anvil => "mve-local/anvil:latest",
+            Service::Indexer => "mve-local/base:latest",
         }
     }
 
@@ -76,7 +86,7 @@ impl Service {
     pub fn env(self) -> Vec<(&'static str, String)> {
         match self {
             Service::MariaDb => vec![("MARIADB_ROOT_PASSWORD", MARIADB_ROOT_PASSWORD.to_string())],
-            Service::Redis | Service::Anvil => vec![],
+            Service::Redis | Service::Anvil | Service::Indexer => vec![],
         }
     }
 
@@ -92,6 +102,7 @@ impl Service {
             }
             // The foundry image's entrypoint is `/bin/sh -c`: the command is one string.
             Service::Anvil => vec![format!("anvil --host 0.0.0.0 --port 8545 --chain-id {L3_CHAIN_ID}")],
+            Service::Indexer => vec![crate::platform::mounted_binary("mve-indexer")],
         }
     }
 
@@ -100,7 +111,7 @@ impl Service {
         match self {
             Service::MariaDb => format!("mysql://root:{MARIADB_ROOT_PASSWORD}@127.0.0.1:{port}"),
             Service::Redis => format!("redis://127.0.0.1:{port}"),
-            Service::Anvil => format!("http://127.0.0.1:{port}"),
+            Service::Anvil | Service::Indexer => format!("http://127.0.0.1:{port}"),
         }
     }
 
@@ -110,6 +121,7 @@ impl Service {
             Service::MariaDb => format!("mysql://root:{MARIADB_ROOT_PASSWORD}@{host}:3306"),
             Service::Redis => format!("redis://{host}:6379"),
             Service::Anvil => format!("http://{host}:8545"),
+            Service::Indexer => format!("http://{host}:{}", crate::platform::API_PORT),
         }
     }
 }

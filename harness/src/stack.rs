@@ -332,6 +332,17 @@ impl ServiceHandle {
         }
     }
 
+    /// The container's standard output and error so far (for failure reports).
+    pub async fn logs(&self) -> Result<String> {
+        let c = match &self.backend {
+            Backend::Container(c) => c,
+            Backend::External { .. } => return Err(Error::NeedsContainer { what: "logs".into() }),
+        };
+        let out = c.container.stdout_to_vec().await?;
+        let err = c.container.stderr_to_vec().await?;
+        Ok(format!("{}{}", String::from_utf8_lossy(&out), String::from_utf8_lossy(&err)))
+    }
+
     /// Runs a command inside the service's container; returns its exit code and standard output.
     pub async fn exec(&self, cmd: &[&str]) -> Result<(i64, String)> {
         let c = match &self.backend {

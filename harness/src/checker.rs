@@ -1,0 +1,399 @@
+//! Consistency checker (Jepsen's *checker*): compares the indexer's view with the contracts
+//! themselves, read with view calls pinned to one block, and returns a [`Verdict`] a test asserts
+//! on and a report can show.
+//!
+//! - [`full`]: every robot, item and balance (every player the indexer or the caller knows);
+//! - [`sampled`]: a seeded random sample of them;
+//! - [`events`]: the stored raw events against `eth_getLogs` — no gap, no duplicate, no orphan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use alloy::eips::BlockId;
+use alloy::primitives::{Address, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::Filter;
+use futures::{StreamExt, TryStreamExt};
+use mve_contracts::Deployment;
+use rand::rngs::StdRng;
+use rand::seq::IteratorRandom;
+use rand::SeedableRng;
+use serde::Serialize;
+
+use crate::indexer_api::{IndexerApi, ItemView, RobotView};
+use crate::{Error, Result};
+
+/// Differences kept in full in a verdict; the count covers all of them.
+const KEPT: usize = 50;
+const CONCURRENCY: usize = 16;
+
+/// One field on which the indexer and the chain disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// `robot 12`, `item 7`, `balance 0xabc…`, `event 120:3`.
+    pub entity: String,
+    pub field: String,
+    pub chain: String,
+    pub indexer: String,
+    pub block: u64,
+    /// How far apart the two are, for picking the worst: the gap for numbers, max for a missing
+    /// or extra entity, 1 otherwise.
+    #[serde(skip)]
+    severity: U256,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Checked {
+    pub robots: usize,
+    pub items: usize,
+    pub balances: usize,
+    pub events: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verdict {
+    pub valid: bool,
+    pub block: u64,
+    pub checked: Checked,
+    pub difference_count: usize,
+    pub first: Option<Difference>,
+    pub worst: Option<Difference>,
+    /// The first differences, in entity order.
+    pub differences: Vec<Difference>,
+}
+
+impl Verdict {
+    fn from(block: u64, checked: Checked, all: Vec<Difference>) -> Verdict {
+        let worst = all.iter().max_by_key(|d| d.severity).cloned();
+        Verdict {
+            valid: all.is_empty(),
+            block,
+            checked,
+            difference_count: all.len(),
+            first: all.first().cloned(),
+            worst,
+            differences: all.into_iter().take(KEPT).collect(),
+        }
+    }
+
+    /// Combines verdicts of one moment (e.g. state and events).
+    pub fn and(mut self, other: Verdict) -> Verdict {
+        self.valid &= other.valid;
+        self.checked.robots += other.checked.robots;
+        self.checked.items += other.checked.items;
+        self.checked.balances += other.checked.balances;
+        self.checked.events += other.checked.events;
+        self.difference_count += other.difference_count;
+        self.first = self.first.or(other.first);
+        self.worst = match (self.worst, other.worst) {
+            (Some(a), Some(b)) => Some(if b.severity > a.severity { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        self.differences.extend(other.differences);
+        self.differences.truncate(KEPT);
+        self
+    }
+
+    /// A short human report: counts, then the first and worst difference.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{} at block {}: checked {} robots, {} items, {} balances, {} events; {} differences",
+            if self.valid { "consistent" } else { "INCONSISTENT" },
+            self.block,
+            self.checked.robots,
+            self.checked.items,
+            self.checked.balances,
+            self.checked.events,
+            self.difference_count
+        );
+        for (label, d) in [("first", &self.first), ("worst", &self.worst)] {
+            if let Some(d) = d {
+                s += &format!("\n  {label}: {} {}: chain {} vs indexer {} (block {})", d.entity, d.field, d.chain, d.indexer, d.block);
+            }
+        }
+        s
+    }
+}
+
+fn diff(entity: String, field: &str, chain: impl ToString, indexer: impl ToString, block: u64, severity: U256) -> Difference {
+    Difference { entity, field: field.to_string(), chain: chain.to_string(), indexer: indexer.to_string(), block, severity }
+}
+
+fn gap(a: u128, b: u128) -> U256 {
+    U256::from(a.abs_diff(b))
+}
+
+/// The chain's robot `id` at `block`, as the indexer should show it.
+pub async fn chain_robot(p: &DynProvider, d: &Deployment, id: u64, block: u64) -> Result<RobotView> {
+    let at = BlockId::number(block);
+    let robot = d.robot(p);
+    let rpc = |e: alloy::contract::Error| Error::Rpc(format!("robot {id} at {block}: {e}"));
+    let state = robot.robotState(U256::from(id)).block(at).call().await.map_err(rpc)?;
+    let owner = robot.ownerOf(U256::from(id)).block(at).call().await.map_err(rpc)?;
+    Ok(RobotView {
+        id,
+        owner,
+        xp: state.xp,
+        level: state.level,
+        class: state.bunkerClass,
+        affiliation: state.affiliation,
+        base: state.base,
+        final_stats: state.finalStats,
+        equipped: state.equipped.map(|e| e.saturating_to::<u64>()),
+    })
+}
+
+pub async fn chain_item(p: &DynProvider, d: &Deployment, id: u64, block: u64) -> Result<ItemView> {
+    let at = BlockId::number(block);
+    let item = d.item(p);
+    let rpc = |e: alloy::contract::Error| Error::Rpc(format!("item {id} at {block}: {e}"));
+    let attrs = item.itemView(U256::from(id)).block(at).call().await.map_err(rpc)?;
+    let owner = item.ownerOf(U256::from(id)).block(at).call().await.map_err(rpc)?;
+    let on = item.equippedOn(U256::from(id)).block(at).call().await.map_err(rpc)?;
+    Ok(ItemView {
+        id,
+        owner,
+        item_type: attrs.itemType,
+        rarity: attrs.rarity,
+        condition: attrs.condition,
+        boosts: attrs.boosts,
+        class_affinities: attrs.classAffinities,
+        trait_affiliation: attrs.traitAffiliation,
+        equipped_on: on.saturating_to::<u64>(),
+    })
+}
+
+pub fn compare_robot(chain: &RobotView, ours: &RobotView, block: u64, out: &mut Vec<Difference>) {
+    let e = || format!("robot {}", chain.id);
+    let one = U256::from(1);
+    if chain.owner != ours.owner {
+        out.push(diff(e(), "owner", chain.owner, ours.owner, block, one));
+    }
+    if chain.xp != ours.xp {
+        out.push(diff(e(), "xp", chain.xp, ours.xp, block, gap(chain.xp.into(), ours.xp.into())));
+    }
+    for (field, a, b) in [("level", chain.level, ours.level), ("class", chain.class, ours.class), ("affiliation", chain.affiliation, ours.affiliation)] {
+        if a != b {
+            out.push(diff(e(), field, a, b, block, gap(a.into(), b.into())));
+        }
+    }
+    for (field, a, b) in [("base", chain.base, ours.base), ("final_stats", chain.final_stats, ours.final_stats)] {
+        if a != b {
+            let worst = a.iter().zip(b).map(|(x, y)| x.abs_diff(y)).max().unwrap_or(0);
+            out.push(diff(e(), field, format!("{a:?}"), format!("{b:?}"), block, U256::from(worst)));
+        }
+    }
+    if chain.equipped != ours.equipped {
+        out.push(diff(e(), "equipped", format!("{:?}", chain.equipped), format!("{:?}", ours.equipped), block, one));
+    }
+}
+
+pub fn compare_item(chain: &ItemView, ours: &ItemView, block: u64, out: &mut Vec<Difference>) {
+    let e = || format!("item {}", chain.id);
+    let one = U256::from(1);
+    if chain.owner != ours.owner {
+        out.push(diff(e(), "owner", chain.owner, ours.owner, block, one));
+    }
+    for (field, a, b) in [
+        ("item_type", chain.item_type, ours.item_type),
+        ("rarity", chain.rarity, ours.rarity),
+        ("condition", chain.condition, ours.condition),
+        ("trait_affiliation", chain.trait_affiliation, ours.trait_affiliation),
+    ] {
+        if a != b {
+            out.push(diff(e(), field, a, b, block, gap(a.into(), b.into())));
+        }
+    }
+    if chain.boosts != ours.boosts {
+        out.push(diff(e(), "boosts", format!("{:?}", chain.boosts), format!("{:?}", ours.boosts), block, one));
+    }
+    if chain.class_affinities != ours.class_affinities {
+        out.push(diff(e(), "class_affinities", chain.class_affinities, ours.class_affinities, block, one));
+    }
+    if chain.equipped_on != ours.equipped_on {
+        out.push(diff(e(), "equipped_on", chain.equipped_on, ours.equipped_on, block, one));
+    }
+}
+
+/// What to check: ids of robots and items, and addresses whose balance to compare.
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    robots: Vec<u64>,
+    items: Vec<u64>,
+    owners: Vec<Address>,
+}
+
+/// Everything either side knows at `block`; entities one side lacks are differences themselves.
+async fn full_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], out: &mut Vec<Difference>) -> Result<Scope> {
+    let at = BlockId::number(block);
+    let rpc = |e: alloy::contract::Error| Error::Rpc(format!("counters at {block}: {e}"));
+    let next_robot = d.robot(p).nextRobotId().block(at).call().await.map_err(rpc)?.saturating_to::<u64>();
+    let next_item = d.item(p).nextItemId().block(at).call().await.map_err(rpc)?.saturating_to::<u64>();
+    let chain_robots: BTreeSet<u64> = (1..next_robot).collect();
+    let chain_items: BTreeSet<u64> = (1..next_item).collect();
+    let our_robots: BTreeSet<u64> = api.robot_ids(block).await?.into_iter().collect();
+    let our_items: BTreeSet<u64> = api.item_ids(block).await?.into_iter().collect();
+    for (kind, chain, ours) in [("robot", &chain_robots, &our_robots), ("item", &chain_items, &our_items)] {
+        for id in chain.difference(ours) {
+            out.push(diff(format!("{kind} {id}"), "exists", true, false, block, U256::MAX));
+        }
+        for id in ours.difference(chain) {
+            out.push(diff(format!("{kind} {id}"), "exists", false, true, block, U256::MAX));
+        }
+    }
+    let mut owners: BTreeSet<Address> = accounts.iter().copied().collect();
+    owners.extend(api.players(block).await?);
+    Ok(Scope { robots: chain_robots.into_iter().collect(), items: chain_items.into_iter().collect(), owners: owners.into_iter().collect() })
+}
+
+async fn check_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, scope: Scope, mut out: Vec<Difference>) -> Result<Verdict> {
+    let robot_diffs: Vec<Vec<Difference>> = futures::stream::iter(scope.robots.iter().copied())
+        .map(|id| async move {
+            let chain = chain_robot(p, d, id, block).await?;
+            let mut found = Vec::new();
+            match api.robot(id, Some(block)).await? {
+                Some((_, ours)) => compare_robot(&chain, &ours, block, &mut found),
+                None => found.push(diff(format!("robot {id}"), "exists", true, false, block, U256::MAX)),
+            }
+            Ok::<_, Error>(found)
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let item_diffs: Vec<Vec<Difference>> = futures::stream::iter(scope.items.iter().copied())
+        .map(|id| async move {
+            let chain = chain_item(p, d, id, block).await?;
+            let mut found = Vec::new();
+            match api.item(id, Some(block)).await? {
+                Some((_, ours)) => compare_item(&chain, &ours, block, &mut found),
+                None => found.push(diff(format!("item {id}"), "exists", true, false, block, U256::MAX)),
+            }
+            Ok::<_, Error>(found)
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let balance_diffs: Vec<Option<Difference>> = futures::stream::iter(scope.owners.iter().copied())
+        .map(|owner| async move {
+            let chain = d
+                .ntc(p)
+                .balanceOf(owner)
+                .block(BlockId::number(block))
+                .call()
+                .await
+                .map_err(|e| Error::Rpc(format!("balance of {owner} at {block}: {e}")))?;
+            let (_, ours) = api.balance(owner, Some(block)).await?;
+            let severity = if chain > ours { chain - ours } else { ours - chain };
+            Ok::<_, Error>((chain != ours).then(|| diff(format!("balance {owner:#x}"), "ntc", chain, ours, block, severity)))
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    out.extend(robot_diffs.into_iter().flatten());
+    out.extend(item_diffs.into_iter().flatten());
+    out.extend(balance_diffs.into_iter().flatten());
+    let checked = Checked { robots: scope.robots.len(), items: scope.items.len(), balances: scope.owners.len(), events: 0 };
+    Ok(Verdict::from(block, checked, out))
+}
+
+/// Every robot, item and balance at `block` (which the indexer must have reached). `accounts` adds
+/// addresses to check beyond the players the indexer knows (so a player it missed is caught).
+pub async fn full(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address]) -> Result<Verdict> {
+    let mut out = Vec::new();
+    let scope = full_scope(p, d, api, block, accounts, &mut out).await?;
+    check_scope(p, d, api, block, scope, out).await
+}
+
+/// A seeded sample of `n` robots, `n` items and `n` balances at `block`.
+pub async fn sampled(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], n: usize, seed: u64) -> Result<Verdict> {
+    let mut ignored = Vec::new();
+    let scope = full_scope(p, d, api, block, accounts, &mut ignored).await?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let scope = Scope {
+        robots: sample(scope.robots, n, &mut rng),
+        items: sample(scope.items, n, &mut rng),
+        owners: sample(scope.owners, n, &mut rng),
+    };
+    check_scope(p, d, api, block, scope, Vec::new()).await
+}
+
+fn sample<T: Ord>(v: Vec<T>, n: usize, rng: &mut StdRng) -> Vec<T> {
+    let mut s = v.into_iter().choose_multiple(rng, n);
+    s.sort();
+    s
+}
+
+/// The indexer's raw events in `from..=to` against the chain's logs of the three contracts: each
+/// must be there once, at its (block, log index), with the same block hash, transaction, contract,
+/// topics and data.
+pub async fn events(p: &DynProvider, d: &Deployment, api: &IndexerApi, from: u64, to: u64) -> Result<Verdict> {
+    let filter = Filter::new().address(vec![d.robot, d.item, d.ntc]).from_block(from).to_block(to);
+    let logs = p.get_logs(&filter).await.map_err(|e| Error::Rpc(format!("eth_getLogs {from}..={to}: {e}")))?;
+    let chain: BTreeMap<(u64, u64), _> = logs
+        .iter()
+        .map(|l| ((l.block_number.unwrap_or_default(), l.log_index.unwrap_or_default()), l))
+        .collect();
+    let ours_list = api.events(from, to).await?;
+    let mut ours: BTreeMap<(u64, u64), _> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in &ours_list {
+        if ours.insert((e.block_number, e.log_index), e).is_some() {
+            out.push(diff(format!("event {}:{}", e.block_number, e.log_index), "count", 1, 2, e.block_number, U256::MAX));
+        }
+    }
+    for (key, log) in &chain {
+        let entity = format!("event {}:{}", key.0, key.1);
+        let Some(e) = ours.get(key) else {
+            out.push(diff(entity, "exists", true, false, key.0, U256::MAX));
+            continue;
+        };
+        let one = U256::from(1);
+        if Some(e.block_hash) != log.block_hash {
+            out.push(diff(entity.clone(), "block_hash", format!("{:?}", log.block_hash), e.block_hash, key.0, one));
+        }
+        if Some(e.tx_hash) != log.transaction_hash {
+            out.push(diff(entity.clone(), "tx_hash", format!("{:?}", log.transaction_hash), e.tx_hash, key.0, one));
+        }
+        if e.address != log.address() || e.topics.as_slice() != log.topics() {
+            out.push(diff(entity.clone(), "address/topics", log.address(), e.address, key.0, one));
+        }
+        if e.data != log.data().data.to_string() {
+            out.push(diff(entity, "data", log.data().data.clone(), &e.data, key.0, one));
+        }
+    }
+    for key in ours.keys().filter(|k| !chain.contains_key(k)) {
+        out.push(diff(format!("event {}:{}", key.0, key.1), "exists", false, true, key.0, U256::MAX));
+    }
+    out.sort_by_key(|d| d.block);
+    Ok(Verdict::from(to, Checked { events: chain.len(), ..Default::default() }, out))
+}
+
+/// Like [`full`], but through the API's *latest* reads (the ones Redis caches): each answer is
+/// compared with the chain at the block the answer says it is true at.
+pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts: &[Address]) -> Result<Verdict> {
+    let status = api.status().await?;
+    let block = status.current_block.ok_or_else(|| Error::Config("indexer has indexed nothing".into()))?;
+    let scope = full_scope(p, d, api, block, accounts, &mut Vec::new()).await?;
+    let mut out = Vec::new();
+    for &id in &scope.robots {
+        match api.robot(id, None).await? {
+            Some((at, ours)) => compare_robot(&chain_robot(p, d, id, at).await?, &ours, at, &mut out),
+            None => out.push(diff(format!("robot {id}"), "exists", true, false, block, U256::MAX)),
+        }
+    }
+    for &id in &scope.items {
+        match api.item(id, None).await? {
+            Some((at, ours)) => compare_item(&chain_item(p, d, id, at).await?, &ours, at, &mut out),
+            None => out.push(diff(format!("item {id}"), "exists", true, false, block, U256::MAX)),
+        }
+    }
+    for &owner in &scope.owners {
+        let (at, ours) = api.balance(owner, None).await?;
+        let chain = d.ntc(p).balanceOf(owner).block(BlockId::number(at)).call().await.map_err(|e| Error::Rpc(e.to_string()))?;
+        if chain != ours {
+            let severity = if chain > ours { chain - ours } else { ours - chain };
+            out.push(diff(format!("balance {owner:#x}"), "ntc", chain, ours, at, severity));
+        }
+    }
+    let checked = Checked { robots: scope.robots.len(), items: scope.items.len(), balances: scope.owners.len(), events: 0 };
+    Ok(Verdict::from(block, checked, out))
+}

@@ -1,0 +1,121 @@
+//! The platform's own services (platform/*), started per test with that test's configuration.
+//!
+//! No registry is reachable, so there is no service image to pull: by default the container is
+//! the local base image running the binary `cargo build` just made, mounted read-only. A build of
+//! the platform packaged as an image replaces it with `MVE_IMAGE_<SERVICE>` (its entrypoint must
+//! read the same environment), and `MVE_TARGET=external` with `MVE_<SERVICE>_URL` points at a
+//! running deployment.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use testcontainers::core::{AccessMode, IntoContainerPort, Mount, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{GenericImage, ImageExt};
+
+use crate::service::{Service, Target};
+use crate::session::{self, LABEL_SERVICE};
+use crate::stack::{random_hex, Backend, ContainerBackend, ServiceHandle, Stack, READY_TIMEOUT};
+use crate::{docker, Error, Result};
+
+/// Port every platform service's HTTP API listens on inside its container.
+pub const API_PORT: u16 = 8080;
+
+/// Where a binary is mounted in the base image.
+pub fn mounted_binary(name: &str) -> String {
+    format!("/opt/mve/bin/{name}")
+}
+
+fn package_of(service: Service) -> Result<(&'static str, &'static str)> {
+    match service {
+        Service::Indexer => Ok(("mve-indexer", "mve-indexer")),
+        other => Err(Error::Config(format!("{other} is infrastructure, not a platform service"))),
+    }
+}
+
+/// Builds (or finds up to date) the service's binary with cargo, once per test process. cargo's
+/// own lock serialises concurrent test processes; when nothing changed this is a no-op check.
+pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let mut built = BUILT.lock().expect("build cache lock");
+    if let Some(path) = built.get_or_insert_with(HashMap::new).get(bin) {
+        return Ok(path.clone());
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(&cargo)
+        .current_dir(&workspace)
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .output()
+        .map_err(|e| Error::Config(format!("running cargo to build {bin}: {e}")))?;
+    if !output.status.success() {
+        return Err(Error::Config(format!(
+            "cargo build -p {package} --bin {bin} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let path = crate::results::target_dir().join("debug").join(bin);
+    if !path.is_file() {
+        return Err(Error::Config(format!("cargo built {bin} but {} is not there", path.display())));
+    }
+    built.get_or_insert_with(HashMap::new).insert(bin.to_string(), path.clone());
+    Ok(path)
+}
+
+impl Stack {
+    /// Starts a platform service of this test alone on the stack's network, configured by `env`,
+    /// and waits until its `/health` answers. The container goes when the handle drops.
+    pub async fn start_platform(&self, service: Service, env: &[(&str, String)]) -> Result<ServiceHandle> {
+        if Target::from_env()? == Target::External {
+            let url = service.external_url().ok_or_else(|| {
+                Error::Config(format!("MVE_TARGET=external needs MVE_{}_URL for {service}", service.env_name()))
+            })?;
+            return Ok(ServiceHandle { service, backend: Backend::External { url } });
+        }
+        let docker = self.docker.clone().ok_or_else(|| Error::Config("a container stack holds an engine".into()))?;
+        let network = self.network().ok_or_else(|| Error::Config("a container stack has a network".into()))?.to_string();
+        let session = session::current();
+        let (package, bin) = package_of(service)?;
+        let override_image = service.image_override();
+        let image = override_image.clone().unwrap_or_else(|| service.local_image().to_string());
+        let (name, tag) = image.rsplit_once(':').unwrap_or((image.as_str(), "latest"));
+        let container_name = format!("mve-{}-{}-{}", session.run_key, service.name(), random_hex(6));
+        let mut request = GenericImage::new(name, tag)
+            .with_exposed_port(API_PORT.tcp())
+            .with_wait_for(WaitFor::Nothing)
+            .with_network(&network)
+            .with_labels(docker::labels(&session.run_key))
+            .with_label(LABEL_SERVICE, service.name())
+            .with_container_name(&container_name);
+        if override_image.is_none() {
+            let path = binary(package, bin)?;
+            request = request
+                .with_mount(Mount::bind_mount(path.to_string_lossy(), mounted_binary(bin)).with_access_mode(AccessMode::ReadOnly))
+                .with_cmd(service.cmd());
+        }
+        for (k, v) in env {
+            request = request.with_env_var(*k, v);
+        }
+        request = request.with_env_var("RUST_LOG", std::env::var("MVE_PLATFORM_LOG").unwrap_or_else(|_| "info".into()));
+        let container = match request.start().await {
+            Ok(c) => c,
+            Err(_) if !docker::image_exists(&docker, &image).await => {
+                return Err(Error::ImageMissing { service: service.name(), image, env: service.env_name().into() });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let handle = ServiceHandle {
+            service,
+            backend: Backend::Container(ContainerBackend { container, name: container_name, network, docker }),
+        };
+        if let Err(e) = handle.wait_ready(READY_TIMEOUT).await {
+            let logs = handle.logs().await.unwrap_or_default();
+            let tail: Vec<&str> = logs.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(Error::Config(format!("{e}\n{service} log:\n{}", tail.join("\n"))));
+        }
+        Ok(handle)
+    }
+}

@@ -1,0 +1,117 @@
+//! Redis cache of hot reads. Never a source of truth: any Redis failure means "read MySQL".
+//!
+//! Invalidation is by generation: every key carries the value of `idx:gen`, and every committed
+//! batch or rollback bumps it, so an entry written before a write is never read after it. If the
+//! bump itself fails (Redis down or frozen), the cache is bypassed until a bump succeeds: a Redis
+//! that comes back holding old entries is never trusted.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::Mutex;
+
+/// A frozen Redis must not stall reads: past this, the read goes to MySQL.
+const OP_TIMEOUT: Duration = Duration::from_millis(250);
+/// Entries expire on their own too, so a crash between write and bump ages out.
+const TTL_SECONDS: u64 = 60;
+const GEN_KEY: &str = "idx:gen";
+
+pub struct Cache {
+    client: Option<redis::Client>,
+    conn: Mutex<Option<ConnectionManager>>,
+    /// A bump failed: bypass until one succeeds.
+    stale: AtomicBool,
+    reachable: AtomicBool,
+}
+
+impl Cache {
+    pub fn new(url: Option<&str>) -> anyhow::Result<Cache> {
+        Ok(Cache {
+            client: url.map(redis::Client::open).transpose()?,
+            conn: Mutex::new(None),
+            stale: AtomicBool::new(true),
+            reachable: AtomicBool::new(false),
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.client.is_some()
+    }
+
+    pub fn reachable(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    async fn connection(&self) -> Option<ConnectionManager> {
+        let client = self.client.as_ref()?;
+        let mut guard = self.conn.lock().await;
+        if guard.is_none() {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(OP_TIMEOUT))
+                .set_response_timeout(Some(OP_TIMEOUT))
+                .set_number_of_retries(1);
+            match tokio::time::timeout(OP_TIMEOUT * 2, ConnectionManager::new_with_config(client.clone(), config)).await {
+                Ok(Ok(c)) => *guard = Some(c),
+                _ => {
+                    self.reachable.store(false, Ordering::Relaxed);
+                    return None;
+                }
+            }
+        }
+        guard.clone()
+    }
+
+    async fn run<T>(&self, op: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>) -> Option<T> {
+        let mut conn = self.connection().await?;
+        match tokio::time::timeout(OP_TIMEOUT, op(&mut conn)).await {
+            Ok(Ok(v)) => {
+                self.reachable.store(true, Ordering::Relaxed);
+                Some(v)
+            }
+            _ => {
+                self.reachable.store(false, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Makes every existing entry unreadable. Call after each commit (and once at start).
+    pub async fn invalidate(&self) {
+        if !self.enabled() {
+            return;
+        }
+        let bumped = self.run(async |c| c.incr::<_, _, u64>(GEN_KEY, 1).await).await;
+        self.stale.store(bumped.is_none(), Ordering::Relaxed);
+    }
+
+    async fn key(&self, key: &str) -> Option<String> {
+        if self.stale.load(Ordering::Relaxed) {
+            // Try to get back in: a successful bump makes everything older unreadable.
+            self.invalidate().await;
+            if self.stale.load(Ordering::Relaxed) {
+                return None;
+            }
+        }
+        let generation: Option<u64> = self.run(async |c| c.get(GEN_KEY).await).await?;
+        Some(format!("idx:{}:{key}", generation.unwrap_or(0)))
+    }
+
+    pub async fn get(&self, key: &str) -> Option<String> {
+        if !self.enabled() {
+            return None;
+        }
+        let key = self.key(key).await?;
+        self.run(async |c| c.get::<_, Option<String>>(&key).await).await.flatten()
+    }
+
+    pub async fn put(&self, key: &str, value: &str) {
+        if !self.enabled() {
+            return;
+        }
+        if let Some(key) = self.key(key).await {
+            let _ = self.run(async |c| c.set_ex::<_, _, ()>(&key, value, TTL_SECONDS).await).await;
+        }
+    }
+}
