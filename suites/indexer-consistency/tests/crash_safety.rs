@@ -1,0 +1,59 @@
+//! Crash safety: SIGKILL the indexer's container at random points of a large catch-up, start it
+//! again each time, and check that the result has no gap, no duplicate and no difference.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_consistent, orphans, seed, Env};
+use harness::generator::Workload;
+use rand::{Rng, SeedableRng};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_points_of_a_catch_up_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    let env = Env::shared().await?;
+    let s = seed(4_201);
+    let mut generator = env.generator(s);
+    let report = env.run(&mut generator, &Workload::new(s, 700)).await?;
+
+    // Small batches: many commits, so the kills land between and inside them.
+    let mut config = env.indexer_env(&env.chain.network_url.clone().expect("container chain"));
+    config.push(("INDEXER_MAX_BATCH_BLOCKS", "8".into()));
+    let mut indexer = env.start_indexer_with(config).await?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(s);
+    let head = report.last_block.expect("the workload mined blocks");
+    let mut targets: Vec<u64> = (0..8).map(|_| rng.random_range(1..head)).collect();
+    targets.sort();
+    let mut kills = Vec::new();
+    for target in targets {
+        // Kill once the cursor passes `target`, plus a few ms so that some kills land mid-batch.
+        let seen = cursor_reaching(&indexer.api, target).await?;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..15))).await;
+        indexer.handle.kill().await?;
+        indexer.handle.start().await?;
+        indexer.handle.wait_ready(Duration::from_secs(60)).await?;
+        indexer.reconnect().await?;
+        let restarted_at = indexer.api.status().await?.current_block;
+        kills.push(serde_json::json!({ "target": target, "seen": seen, "cursor_after_restart": restarted_at }));
+    }
+    let block = env.settle(&indexer).await?;
+    let verdict = env.check(&indexer, block).await?;
+    assert_consistent("crash_safety", &verdict, serde_json::json!({ "seed": s, "report": report, "kills": kills }));
+    let orphans = orphans(&env).await?;
+    assert!(orphans.is_empty(), "rows outside the cursor after the crashes: {orphans:#?}");
+    Ok(())
+}
+
+/// Polls the cursor tightly (the kill should land near `target`) until it reaches `target`.
+async fn cursor_reaching(api: &harness::indexer_api::IndexerApi, target: u64) -> anyhow::Result<u64> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(c) = api.status().await?.current_block
+            && c >= target
+        {
+            return Ok(c);
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "indexer never reached block {target}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
