@@ -368,26 +368,40 @@ pub async fn events(p: &DynProvider, d: &Deployment, api: &IndexerApi, from: u64
 }
 
 /// Like [`full`], but through the API's *latest* reads (the ones Redis caches): each answer is
-/// compared with the chain at the block the answer says it is true at.
+/// compared with the chain at the block the answer says it is true at, and must be fresh: a read
+/// made after the indexer reported block N may not answer as of an older block (a stale cache
+/// entry is a wrong answer even if it was right once).
 pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts: &[Address]) -> Result<Verdict> {
     let status = api.status().await?;
     let block = status.current_block.ok_or_else(|| Error::Config("indexer has indexed nothing".into()))?;
     let scope = full_scope(p, d, api, block, accounts, &mut Vec::new()).await?;
     let mut out = Vec::new();
+    let fresh = |entity: String, at: u64, out: &mut Vec<Difference>| {
+        if at < block {
+            out.push(diff(entity, "freshness", format!("at least block {block}"), format!("as of block {at}"), block, U256::from(block - at)));
+        }
+    };
     for &id in &scope.robots {
         match api.robot(id, None).await? {
-            Some((at, ours)) => compare_robot(&chain_robot(p, d, id, at).await?, &ours, at, &mut out),
+            Some((at, ours)) => {
+                fresh(format!("robot {id}"), at, &mut out);
+                compare_robot(&chain_robot(p, d, id, at).await?, &ours, at, &mut out)
+            }
             None => out.push(diff(format!("robot {id}"), "exists", true, false, block, U256::MAX)),
         }
     }
     for &id in &scope.items {
         match api.item(id, None).await? {
-            Some((at, ours)) => compare_item(&chain_item(p, d, id, at).await?, &ours, at, &mut out),
+            Some((at, ours)) => {
+                fresh(format!("item {id}"), at, &mut out);
+                compare_item(&chain_item(p, d, id, at).await?, &ours, at, &mut out)
+            }
             None => out.push(diff(format!("item {id}"), "exists", true, false, block, U256::MAX)),
         }
     }
     for &owner in &scope.owners {
         let (at, ours) = api.balance(owner, None).await?;
+        fresh(format!("balance {owner:#x}"), at, &mut out);
         let chain = d.ntc(p).balanceOf(owner).block(BlockId::number(at)).call().await.map_err(|e| Error::Rpc(e.to_string()))?;
         if chain != ours {
             let severity = if chain > ours { chain - ours } else { ours - chain };

@@ -129,7 +129,10 @@ impl crate::Stack {
     pub async fn link_to(&self, target: &ServiceHandle) -> Result<Link> {
         let t = target.container("link_to")?;
         let session = crate::session::current();
-        let network = format!("mve-{}", crate::stack::random_hex(11));
+        // Docker gives a multi-homed container its default route (and its published ports) on
+        // the network whose name sorts first; "mve-z…" sorts after every stack network
+        // ("mve-" + hex), so the link never takes over a container's main network.
+        let network = format!("mve-z{}", crate::stack::random_hex(10));
         crate::docker::ensure_network(&t.docker, &network, &session.run_key).await?;
         let alias = format!("link-{}", crate::stack::random_hex(8));
         let request = NetworkConnectRequest {

@@ -17,6 +17,7 @@ const OP_TIMEOUT: Duration = Duration::from_millis(250);
 /// Entries expire on their own too, so a crash between write and bump ages out.
 const TTL_SECONDS: u64 = 60;
 const GEN_KEY: &str = "idx:gen";
+const BREAKER: Duration = Duration::from_secs(1);
 
 pub struct Cache {
     client: Option<redis::Client>,
@@ -24,6 +25,9 @@ pub struct Cache {
     /// A bump failed: bypass until one succeeds.
     stale: AtomicBool,
     reachable: AtomicBool,
+    /// After a failure, no Redis call until then: a frozen Redis costs one timeout per second,
+    /// not one per read.
+    closed_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Cache {
@@ -33,6 +37,7 @@ impl Cache {
             conn: Mutex::new(None),
             stale: AtomicBool::new(true),
             reachable: AtomicBool::new(false),
+            closed_until: std::sync::Mutex::new(None),
         })
     }
 
@@ -64,17 +69,16 @@ impl Cache {
     }
 
     async fn run<T>(&self, op: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>) -> Option<T> {
-        let mut conn = self.connection().await?;
-        match tokio::time::timeout(OP_TIMEOUT, op(&mut conn)).await {
-            Ok(Ok(v)) => {
-                self.reachable.store(true, Ordering::Relaxed);
-                Some(v)
-            }
-            _ => {
-                self.reachable.store(false, Ordering::Relaxed);
-                None
-            }
+        if self.closed_until.lock().expect("breaker lock").is_some_and(|t| std::time::Instant::now() < t) {
+            return None;
         }
+        let result = match self.connection().await {
+            Some(mut conn) => tokio::time::timeout(OP_TIMEOUT, op(&mut conn)).await.ok().and_then(Result::ok),
+            None => None,
+        };
+        self.reachable.store(result.is_some(), Ordering::Relaxed);
+        *self.closed_until.lock().expect("breaker lock") = result.is_none().then(|| std::time::Instant::now() + BREAKER);
+        result
     }
 
     /// Makes every existing entry unreadable. Call after each commit (and once at start).

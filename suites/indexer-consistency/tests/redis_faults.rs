@@ -1,0 +1,125 @@
+//! Redis down and back: cut off from the indexer (running on, entries kept), frozen (paused) and
+//! stopped. Reads of the latest state (the ones Redis
+//! caches) stay correct throughout, including right after a Redis that kept its old entries comes
+//! back; once Redis is back the cache is used again.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{assert_consistent, seed, Env};
+use harness::checker;
+use harness::generator::Workload;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow::Result<()> {
+    let env = Arc::new(Env::private().await?);
+    let redis = env.stack.redis()?;
+    // The indexer reaches Redis over a link of its own, so that Redis can also vanish from the
+    // indexer's view while it keeps running with all its entries.
+    let link = env.stack.link_to(redis).await?;
+    let mut config = env.indexer_env(&env.chain.network_url.clone().expect("container chain"));
+    config.retain(|(k, _)| *k != "INDEXER_REDIS_URL");
+    config.push(("INDEXER_REDIS_URL", format!("{}/{}", link.url(), env.redis.db)));
+    let indexer = Arc::new(env.start_indexer_with(config).await?);
+    link.attach(&indexer.handle).await?;
+    let s = seed(4_401);
+    let mut generator = env.generator(s);
+    env.run(&mut generator, &Workload::new(s, 80)).await?;
+    env.settle(&indexer).await?;
+    let warm = checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
+    assert!(warm.valid, "{}", warm.summary());
+    let cached_keys = |url: String| async move {
+        let client = redis::Client::open(url.as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let keys: Vec<String> = redis::cmd("KEYS").arg("idx:*:*").query_async(&mut conn).await?;
+        anyhow::Ok(keys.len())
+    };
+    let db_url = |base: String| format!("{base}/{}", env.redis.db);
+    assert!(cached_keys(db_url(redis.url().await?)).await? > 0, "latest reads fill the cache");
+
+    // A reader that never stops checking while the faults come and go.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = tokio::spawn({
+        let (env, indexer, stop) = (env.clone(), indexer.clone(), stop.clone());
+        async move {
+            let mut rounds = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                rounds.push(checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?);
+            }
+            anyhow::Ok(rounds)
+        }
+    });
+
+    let mut phases = Vec::new();
+    for (phase, fault) in [("cut off", None), ("paused", Some(harness::Fault::Pause)), ("stopped and restarted with its old data", Some(harness::Fault::Stop))] {
+        // A Redis with persistence comes back from a stop holding what it had: simulate that by
+        // putting its entries (and generation) back after the restart.
+        let saved = if fault == Some(harness::Fault::Stop) { Some(dump(&db_url(redis.url().await?)).await?) } else { None };
+        match fault {
+            Some(fault) => redis.inject(fault).await?,
+            None => link.cut().await?,
+        }
+        env.run(&mut generator, &Workload::new(s + phases.len() as u64 + 1, 40)).await?;
+        env.settle(&indexer).await?;
+        let down = checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
+        let status = indexer.api.status().await?;
+        assert_eq!(status.redis_reachable, Some(false), "status reports Redis {phase}: {status:?}");
+        match fault {
+            Some(fault) => redis.heal(fault).await?,
+            None => link.restore().await?,
+        }
+        if let Some(saved) = &saved {
+            restore(&db_url(redis.url().await?), saved).await?;
+        }
+        // Back, possibly with entries from before the fault: once the indexer uses Redis again,
+        // none of them may be served.
+        harness::wait::until("the indexer using Redis again", Duration::from_secs(30), || async {
+            checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
+            anyhow::Ok((indexer.api.status().await?.redis_reachable == Some(true)).then_some(()))
+        })
+        .await?;
+        let back = checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
+        phases.push(serde_json::json!({ "phase": phase, "down": down.summary(), "back": back.summary() }));
+        assert!(down.valid, "Redis {phase}: {}", down.summary());
+        assert!(back.valid, "Redis back after {phase}: {}", back.summary());
+    }
+    env.run(&mut generator, &Workload::new(s + 9, 20)).await?;
+    env.settle(&indexer).await?;
+    let url = db_url(redis.url().await?);
+    harness::wait::until("the cache in use again", Duration::from_secs(30), || async {
+        checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
+        anyhow::Ok((cached_keys(url.clone()).await? > 0).then_some(()))
+    })
+    .await?;
+
+    stop.store(true, Ordering::Relaxed);
+    let rounds = reader.await??;
+    let wrong: Vec<_> = rounds.iter().filter(|v| !v.valid).map(|v| v.summary()).collect();
+    let last = checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
+    assert_consistent("redis_faults", &last, serde_json::json!({ "seed": s, "phases": phases, "reader_rounds": rounds.len(), "reader_wrong": wrong }));
+    assert!(rounds.len() >= 3, "the background reader ran throughout ({} rounds)", rounds.len());
+    assert!(wrong.is_empty(), "wrong answers during the faults: {wrong:#?}");
+    Ok(())
+}
+
+async fn dump(url: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let mut conn = redis::Client::open(url)?.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS").arg("idx:*").query_async(&mut conn).await?;
+    let mut saved = Vec::new();
+    for k in keys {
+        let v: String = redis::cmd("GET").arg(&k).query_async(&mut conn).await?;
+        saved.push((k, v));
+    }
+    Ok(saved)
+}
+
+async fn restore(url: &str, saved: &[(String, String)]) -> anyhow::Result<()> {
+    let mut conn = redis::Client::open(url)?.get_multiplexed_async_connection().await?;
+    for (k, v) in saved {
+        let _: () = redis::cmd("SET").arg(k).arg(v).arg("EX").arg(60).query_async(&mut conn).await?;
+    }
+    Ok(())
+}
