@@ -45,18 +45,21 @@ pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Tests use the dev build (fast to compile); benchmarks ask for `MVE_PLATFORM_PROFILE=release`.
+    let profile = std::env::var("MVE_PLATFORM_PROFILE").unwrap_or_else(|_| "dev".into());
     let output = Command::new(&cargo)
         .current_dir(&workspace)
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .args(["build", "--quiet", "--profile", &profile, "-p", package, "--bin", bin])
         .output()
         .map_err(|e| Error::Config(format!("running cargo to build {bin}: {e}")))?;
     if !output.status.success() {
         return Err(Error::Config(format!(
-            "cargo build -p {package} --bin {bin} failed:\n{}",
+            "cargo build --profile {profile} -p {package} --bin {bin} failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    let path = crate::results::target_dir().join("debug").join(bin);
+    let dir = if profile == "dev" { "debug" } else { profile.as_str() };
+    let path = crate::results::target_dir().join(dir).join(bin);
     if !path.is_file() {
         return Err(Error::Config(format!("cargo built {bin} but {} is not there", path.display())));
     }

@@ -102,7 +102,7 @@ pub async fn rollback(pool: &MySqlPool, ancestor: Option<Cursor>) -> anyhow::Res
         }
     }
     match ancestor {
-        Some(c) => set_cursor(&mut tx, c).await?,
+        Some(c) => write_cursor(&mut tx, c).await?,
         None => {
             sqlx::query("DELETE FROM index_cursor").execute(&mut *tx).await?;
         }
@@ -111,7 +111,7 @@ pub async fn rollback(pool: &MySqlPool, ancestor: Option<Cursor>) -> anyhow::Res
     Ok(removed)
 }
 
-async fn set_cursor(conn: &mut MySqlConnection, c: Cursor) -> anyhow::Result<()> {
+pub async fn write_cursor(conn: &mut MySqlConnection, c: Cursor) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO index_cursor (id, block_number, block_hash) VALUES (1, ?, ?) \
          ON DUPLICATE KEY UPDATE block_number = VALUES(block_number), block_hash = VALUES(block_hash)",
@@ -163,7 +163,7 @@ pub async fn write_batch(
     events: &[EventRow],
     state: &State,
 ) -> anyhow::Result<()> {
-    set_cursor(conn, cursor).await?;
+    write_cursor(conn, cursor).await?;
     for chunk in blocks.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::new("INSERT INTO blocks (number, hash, parent_hash) ");
         q.push_values(chunk, |mut b, r| {
