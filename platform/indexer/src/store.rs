@@ -78,19 +78,22 @@ pub async fn stored_hash(conn: &mut MySqlConnection, number: u64) -> anyhow::Res
     row.map(|h| parse(&h, "hash")).transpose()
 }
 
+/// Every table whose rows belong to a block, with the column naming it: what a rollback deletes.
+pub const BLOCK_TAGGED_TABLES: [(&str, &str); 6] = [
+    ("events", "block_number"),
+    ("players", "block_number"),
+    ("robot_versions", "block_number"),
+    ("item_versions", "block_number"),
+    ("balance_versions", "block_number"),
+    ("blocks", "number"),
+];
+
 /// Deletes everything above `ancestor` (everything at all when `None`) and moves the cursor there.
 pub async fn rollback(pool: &MySqlPool, ancestor: Option<Cursor>) -> anyhow::Result<u64> {
     let above = ancestor.map_or(-1i128, |c| c.number as i128);
     let mut tx = pool.begin().await?;
     let mut removed = 0;
-    for (table, column) in [
-        ("events", "block_number"),
-        ("players", "block_number"),
-        ("robot_versions", "block_number"),
-        ("item_versions", "block_number"),
-        ("balance_versions", "block_number"),
-        ("blocks", "number"),
-    ] {
+    for (table, column) in BLOCK_TAGGED_TABLES {
         let sql = format!("DELETE FROM {table} WHERE {column} > ?");
         let done = if above < 0 {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?

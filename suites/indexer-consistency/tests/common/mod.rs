@@ -155,14 +155,7 @@ pub async fn orphans(env: &Env) -> anyhow::Result<Vec<String>> {
     let cursor: Option<u64> = sqlx::query_scalar("SELECT block_number FROM index_cursor WHERE id = 1").fetch_optional(pool).await?;
     let cursor = cursor.unwrap_or(0);
     let mut found = Vec::new();
-    for (table, column) in [
-        ("events", "block_number"),
-        ("players", "block_number"),
-        ("robot_versions", "block_number"),
-        ("item_versions", "block_number"),
-        ("balance_versions", "block_number"),
-        ("blocks", "number"),
-    ] {
+    for (table, column) in mve_indexer::store::BLOCK_TAGGED_TABLES {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} > ?")).bind(cursor).fetch_one(pool).await?;
         if n > 0 {
             found.push(format!("{n} rows of {table} above the cursor {cursor}"));
