@@ -9,6 +9,7 @@
 //! - [`session`] and [`docker`]: run labels, the watcher and the reaper that leave no container behind;
 //! - [`platform`]: the platform's services (the indexer), one per test, from the freshly built binary;
 //! - [`service`]: images, commands and environment per service; [`probe`]: readiness checks;
+//! - [`stripe`]: a Stripe simulator (signed event deliveries, a wiremock Stripe API);
 //! - [`wait`]: polling with a deadline; [`results`]: machine-readable result files under `target/`.
 //!
 //! ```no_run
@@ -32,6 +33,7 @@ pub mod results;
 pub mod service;
 pub mod session;
 pub mod stack;
+pub mod stripe;
 pub mod wait;
 
 pub use error::{Error, Result};

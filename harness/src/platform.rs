@@ -31,6 +31,7 @@ pub fn mounted_binary(name: &str) -> String {
 fn package_of(service: Service) -> Result<(&'static str, &'static str)> {
     match service {
         Service::Indexer => Ok(("mve-indexer", "mve-indexer")),
+        Service::Payments => Ok(("mve-payments", "mve-payments")),
         other => Err(Error::Config(format!("{other} is infrastructure, not a platform service"))),
     }
 }

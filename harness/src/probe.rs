@@ -17,7 +17,7 @@ pub async fn ready(service: Service, url: &str) -> Result<()> {
             Service::MariaDb => mariadb(url).await,
             Service::Redis => redis(url).await,
             Service::Anvil => anvil(url).await,
-            Service::Indexer => http_health(url).await,
+            Service::Indexer | Service::Payments => http_health(url).await,
         }
     };
     tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)

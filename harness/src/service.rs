@@ -20,6 +20,8 @@ pub enum Service {
     Anvil,
     /// The MVE indexer (platform/indexer), one per test: see [`crate::platform`].
     Indexer,
+    /// The MVE payments service (platform/payments), one per test.
+    Payments,
 }
 
 impl Service {
@@ -34,6 +36,7 @@ impl Service {
             Service::Redis => "redis",
             Service::Anvil => "anvil",
             Service::Indexer => "indexer",
+            Service::Payments => "payments",
         }
     }
 
@@ -44,6 +47,7 @@ impl Service {
             Service::Redis => "REDIS",
             Service::Anvil => "ANVIL",
             Service::Indexer => "INDEXER",
+            Service::Payments => "PAYMENTS",
         }
     }
 
@@ -52,7 +56,7 @@ impl Service {
             Service::MariaDb => 3306,
             Service::Redis => 6379,
             Service::Anvil => 8545,
-            Service::Indexer => crate::platform::API_PORT,
+            Service::Indexer | Service::Payments => crate::platform::API_PORT,
         }
     }
 
@@ -62,7 +66,7 @@ impl Service {
             Service::Redis => "redis:7",
             Service::Anvil => "ghcr.io/foundry-rs/foundry:v1.7.1",
             // No registry image: the local base image runs the freshly built binary (mounted).
-            Service::Indexer => "mve-local/base:latest",
+            Service::Indexer | Service::Payments => "mve-local/base:latest",
         }
     }
 
@@ -71,7 +75,7 @@ impl Service {
             Service::MariaDb => "mve-local/mariadb:latest",
             Service::Redis => "mve-local/redis:latest",
             Service::Anvil => "mve-local/anvil:latest",
-            Service::Indexer => "mve-local/base:latest",
+            Service::Indexer | Service::Payments => "mve-local/base:latest",
         }
     }
 
@@ -86,7 +90,7 @@ impl Service {
     pub fn env(self) -> Vec<(&'static str, String)> {
         match self {
             Service::MariaDb => vec![("MARIADB_ROOT_PASSWORD", MARIADB_ROOT_PASSWORD.to_string())],
-            Service::Redis | Service::Anvil | Service::Indexer => vec![],
+            Service::Redis | Service::Anvil | Service::Indexer | Service::Payments => vec![],
         }
     }
 
@@ -103,6 +107,7 @@ impl Service {
             // The foundry image's entrypoint is `/bin/sh -c`: the command is one string.
             Service::Anvil => vec![format!("anvil --host 0.0.0.0 --port 8545 --chain-id {L3_CHAIN_ID}")],
             Service::Indexer => vec![crate::platform::mounted_binary("mve-indexer")],
+            Service::Payments => vec![crate::platform::mounted_binary("mve-payments")],
         }
     }
 
@@ -111,7 +116,7 @@ impl Service {
         match self {
             Service::MariaDb => format!("mysql://root:{MARIADB_ROOT_PASSWORD}@127.0.0.1:{port}"),
             Service::Redis => format!("redis://127.0.0.1:{port}"),
-            Service::Anvil | Service::Indexer => format!("http://127.0.0.1:{port}"),
+            Service::Anvil | Service::Indexer | Service::Payments => format!("http://127.0.0.1:{port}"),
         }
     }
 
@@ -121,7 +126,7 @@ impl Service {
             Service::MariaDb => format!("mysql://root:{MARIADB_ROOT_PASSWORD}@{host}:3306"),
             Service::Redis => format!("redis://{host}:6379"),
             Service::Anvil => format!("http://{host}:8545"),
-            Service::Indexer => format!("http://{host}:{}", crate::platform::API_PORT),
+            Service::Indexer | Service::Payments => format!("http://{host}:{}", crate::platform::API_PORT),
         }
     }
 }

@@ -250,6 +250,22 @@ impl Stack {
         self.network.as_deref()
     }
 
+    /// The host's address on the stack's network: where a container reaches a server the test
+    /// process runs (a wiremock standing in for a third-party API). Never routed off the machine.
+    pub async fn gateway_ip(&self) -> Result<std::net::IpAddr> {
+        let (docker, network) = match (&self.docker, &self.network) {
+            (Some(d), Some(n)) => (d, n),
+            _ => return Err(Error::NeedsContainer { what: "gateway_ip".into() }),
+        };
+        let info = docker.inspect_network(network, None::<testcontainers::bollard::query_parameters::InspectNetworkOptions>).await?;
+        info.ipam
+            .and_then(|i| i.config)
+            .into_iter()
+            .flatten()
+            .find_map(|c| c.gateway.and_then(|g| g.parse().ok()))
+            .ok_or_else(|| Error::Config(format!("network {network} has no IPv4 gateway")))
+    }
+
     pub fn is_shared(&self) -> bool {
         self.kind == Kind::Shared
     }

@@ -1,0 +1,317 @@
+//! The credit ledger: purchases, the facts Stripe's events establish about them, and the lines
+//! those facts are worth.
+//!
+//! Order independence: an event only *merges* a fact into its purchase (success is sticky, the
+//! refunded amount is the largest seen, a closed dispute stays closed), and the ledger then books the
+//! difference between what the merged facts are worth and what is booked already. Any arrival
+//! order of the same events ends at the same facts, hence at the same lines and balance.
+//! Refunds and disputes before the success are kept as facts and booked with it.
+
+use sqlx::mysql::MySqlPool;
+use sqlx::{MySqlConnection, Row};
+
+pub const MIN_CREDITS: i64 = 100;
+pub const MAX_CREDITS: i64 = 100_000;
+
+/// What one event says about its purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    /// `payment_intent.succeeded`, with the amount and currency of the current PaymentIntent.
+    Succeeded { amount_received: i64, currency: String },
+    Failed { reason: String },
+    Canceled,
+    /// Cumulative: the charge's `amount_refunded`.
+    Refunded { amount_refunded: i64 },
+    DisputeCreated { amount: i64 },
+    DisputeClosed { won: bool, amount: i64 },
+}
+
+/// How an event names its purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurchaseRef {
+    Id(String),
+    PaymentIntent(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Duplicate,
+    Ignored,
+    UnknownPurchase,
+    FlaggedForReview,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+            Outcome::UnknownPurchase => "unknown_purchase",
+            Outcome::FlaggedForReview => "flagged_for_review",
+        }
+    }
+}
+
+/// Where a ledger line comes from.
+struct Source<'a> {
+    player: &'a str,
+    purchase: &'a str,
+    object: &'a str,
+    event: &'a str,
+}
+
+fn is_duplicate(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23000"))
+}
+
+/// Records an event that changes nothing (unknown type): once, like every other.
+pub async fn record_ignored(pool: &MySqlPool, event_id: &str, event_type: &str) -> Result<Outcome, sqlx::Error> {
+    match sqlx::query("INSERT INTO webhook_events (event_id, type, outcome) VALUES (?, ?, 'ignored')")
+        .bind(event_id)
+        .bind(event_type)
+        .execute(pool)
+        .await
+    {
+        Ok(_) => Ok(Outcome::Ignored),
+        Err(e) if is_duplicate(&e) => Ok(Outcome::Duplicate),
+        Err(e) => Err(e),
+    }
+}
+
+/// Applies one event in one transaction: its id is recorded with the ledger lines it causes, so
+/// it applies at most once even when two deliveries race (the second waits on the first's row
+/// lock, then finds the id taken).
+pub async fn apply(pool: &MySqlPool, event_id: &str, event_type: &str, object: &str, target: &PurchaseRef, fact: &Fact) -> Result<Outcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    match sqlx::query("INSERT INTO webhook_events (event_id, type, outcome) VALUES (?, ?, 'pending')")
+        .bind(event_id)
+        .bind(event_type)
+        .execute(&mut *tx)
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_duplicate(&e) => return Ok(Outcome::Duplicate),
+        Err(e) => return Err(e),
+    }
+    let (column, value) = match target {
+        PurchaseRef::Id(id) => ("id", id.as_str()),
+        PurchaseRef::PaymentIntent(pi) => ("payment_intent_id", pi.as_str()),
+    };
+    let row = sqlx::query(&format!(
+        "SELECT id, player_id, credits, status, refunded_cents, dispute_status, dispute_cents, booked_purchase, booked_refund, booked_hold, hold_taken, booked_loss \
+         FROM purchases WHERE {column} = ? FOR UPDATE"
+    ))
+    .bind(value)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        set_outcome(&mut tx, event_id, Outcome::UnknownPurchase).await?;
+        tx.commit().await?;
+        return Ok(Outcome::UnknownPurchase);
+    };
+    let mut p = Purchase {
+        id: row.try_get("id")?,
+        player: row.try_get("player_id")?,
+        credits: row.try_get("credits")?,
+        status: row.try_get("status")?,
+        refunded_cents: row.try_get("refunded_cents")?,
+        dispute_status: row.try_get("dispute_status")?,
+        dispute_cents: row.try_get("dispute_cents")?,
+        booked_purchase: row.try_get("booked_purchase")?,
+        booked_refund: row.try_get("booked_refund")?,
+        booked_hold: row.try_get("booked_hold")?,
+        hold_taken: row.try_get("hold_taken")?,
+        booked_loss: row.try_get::<i8, _>("booked_loss")? != 0,
+        review_reason: None,
+        failure_reason: None,
+    };
+    let outcome = p.merge(fact);
+    let source = Source { player: &p.player.clone(), purchase: &p.id.clone(), object, event: event_id };
+    p.book(&mut tx, &source).await?;
+    sqlx::query(
+        "UPDATE purchases SET status = ?, refunded_cents = ?, dispute_status = ?, dispute_cents = ?, booked_purchase = ?, booked_refund = ?, \
+         booked_hold = ?, hold_taken = ?, booked_loss = ?, review_reason = COALESCE(?, review_reason), failure_reason = COALESCE(?, failure_reason) WHERE id = ?",
+    )
+    .bind(&p.status)
+    .bind(p.refunded_cents)
+    .bind(&p.dispute_status)
+    .bind(p.dispute_cents)
+    .bind(p.booked_purchase)
+    .bind(p.booked_refund)
+    .bind(p.booked_hold)
+    .bind(p.hold_taken)
+    .bind(p.booked_loss as i8)
+    .bind(&p.review_reason)
+    .bind(&p.failure_reason)
+    .bind(&p.id)
+    .execute(&mut *tx)
+    .await?;
+    set_outcome(&mut tx, event_id, outcome).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn set_outcome(conn: &mut MySqlConnection, event_id: &str, outcome: Outcome) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhook_events SET outcome = ? WHERE event_id = ?").bind(outcome.as_str()).bind(event_id).execute(conn).await?;
+    Ok(())
+}
+
+struct Purchase {
+    id: String,
+    player: String,
+    credits: i64,
+    status: String,
+    refunded_cents: i64,
+    dispute_status: Option<String>,
+    dispute_cents: i64,
+    booked_purchase: i64,
+    booked_refund: i64,
+    booked_hold: i64,
+    hold_taken: i64,
+    booked_loss: bool,
+    review_reason: Option<String>,
+    failure_reason: Option<String>,
+}
+
+impl Purchase {
+    fn merge(&mut self, fact: &Fact) -> Outcome {
+        match fact {
+            Fact::Succeeded { amount_received, currency } => {
+                if self.status == "SUCCEEDED" {
+                    return Outcome::Applied;
+                }
+                if *amount_received != self.credits || currency != "usd" {
+                    self.status = "REVIEW".into();
+                    self.review_reason = Some(format!(
+                        "received {amount_received} {currency}, expected {} usd for {} credits",
+                        self.credits, self.credits
+                    ));
+                    return Outcome::FlaggedForReview;
+                }
+                if self.status != "REVIEW" {
+                    self.status = "SUCCEEDED".into();
+                }
+            }
+            Fact::Failed { reason } => {
+                if self.status == "PENDING" {
+                    self.status = "FAILED".into();
+                    self.failure_reason = Some(reason.clone());
+                }
+            }
+            Fact::Canceled => {
+                if self.status == "PENDING" {
+                    self.status = "CANCELLED".into();
+                }
+            }
+            Fact::Refunded { amount_refunded } => self.refunded_cents = self.refunded_cents.max(*amount_refunded),
+            Fact::DisputeCreated { amount } => {
+                if self.dispute_status.is_none() {
+                    self.dispute_status = Some("open".into());
+                    self.dispute_cents = *amount;
+                }
+            }
+            Fact::DisputeClosed { won, amount } => {
+                self.dispute_status = Some(if *won { "won" } else { "lost" }.into());
+                self.dispute_cents = *amount;
+            }
+        }
+        Outcome::Applied
+    }
+
+    /// Books the difference between what the facts are worth and what is booked, always in the
+    /// same order: purchase, refund, hold, release, loss.
+    async fn book(&mut self, conn: &mut MySqlConnection, s: &Source<'_>) -> Result<(), sqlx::Error> {
+        if self.status != "SUCCEEDED" {
+            return Ok(());
+        }
+        if self.booked_purchase < self.credits {
+            credit(conn, s, self.credits - self.booked_purchase, "PURCHASE").await?;
+            self.booked_purchase = self.credits;
+        }
+        let refund = self.refunded_cents.min(self.credits);
+        if refund > self.booked_refund {
+            debit(conn, s, refund - self.booked_refund, "REFUND").await?;
+            self.booked_refund = refund;
+        }
+        if self.dispute_status.is_some() && self.dispute_cents > self.booked_hold {
+            self.hold_taken += debit(conn, s, self.dispute_cents - self.booked_hold, "DISPUTE_HOLD").await?;
+            self.booked_hold = self.dispute_cents;
+        }
+        if self.dispute_status.as_deref() == Some("won") && self.hold_taken > 0 {
+            credit(conn, s, self.hold_taken, "DISPUTE_RELEASE").await?;
+            self.hold_taken = 0;
+        }
+        if self.dispute_status.as_deref() == Some("lost") && !self.booked_loss {
+            // The hold already took the credits: the loss line makes it final, for 0.
+            line(conn, s, 0, "DISPUTE_LOSS").await?;
+            self.booked_loss = true;
+        }
+        Ok(())
+    }
+}
+
+async fn line(conn: &mut MySqlConnection, s: &Source<'_>, amount: i64, kind: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO ledger (player_id, amount, kind, purchase_id, stripe_object, stripe_event) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(s.player)
+        .bind(amount)
+        .bind(kind)
+        .bind(s.purchase)
+        .bind(s.object)
+        .bind(s.event)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn credit(conn: &mut MySqlConnection, s: &Source<'_>, amount: i64, kind: &str) -> Result<(), sqlx::Error> {
+    line(conn, s, amount, kind).await?;
+    sqlx::query("INSERT INTO balances (player_id, credits) VALUES (?, ?) ON DUPLICATE KEY UPDATE credits = credits + VALUES(credits)")
+        .bind(s.player)
+        .bind(amount)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes up to `amount` from the balance (never below zero); the rest becomes a debt line.
+/// Returns what it took.
+async fn debit(conn: &mut MySqlConnection, s: &Source<'_>, amount: i64, kind: &str) -> Result<i64, sqlx::Error> {
+    let balance: Option<i64> =
+        sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ? FOR UPDATE").bind(s.player).fetch_optional(&mut *conn).await?;
+    let take = amount.min(balance.unwrap_or(0).max(0));
+    if take > 0 {
+        line(conn, s, -take, kind).await?;
+        sqlx::query("UPDATE balances SET credits = credits - ? WHERE player_id = ?").bind(take).bind(s.player).execute(&mut *conn).await?;
+    }
+    if amount > take {
+        sqlx::query("INSERT INTO debts (player_id, shortfall, kind, purchase_id, stripe_object, stripe_event) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(s.player)
+            .bind(amount - take)
+            .bind(kind)
+            .bind(s.purchase)
+            .bind(s.object)
+            .bind(s.event)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(take)
+}
+
+/// Spends credits in the game (a SPEND line); refuses to go below zero.
+pub async fn spend(pool: &MySqlPool, player: &str, credits: i64) -> Result<Result<i64, i64>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let balance: i64 = sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ? FOR UPDATE")
+        .bind(player)
+        .fetch_optional(&mut *tx)
+        .await?
+        .unwrap_or(0);
+    if balance < credits {
+        return Ok(Err(balance));
+    }
+    sqlx::query("INSERT INTO ledger (player_id, amount, kind) VALUES (?, ?, 'SPEND')").bind(player).bind(-credits).execute(&mut *tx).await?;
+    sqlx::query("UPDATE balances SET credits = credits - ? WHERE player_id = ?").bind(credits).bind(player).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(Ok(balance - credits))
+}

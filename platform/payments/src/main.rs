@@ -1,0 +1,22 @@
+//! `mve-payments`: configured by `PAYMENTS_*` environment variables (see `Config`).
+
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))).init();
+    let config = match mve_payments::Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mve-payments: configuration: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match mve_payments::run(config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mve-payments: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

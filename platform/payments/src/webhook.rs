@@ -1,0 +1,136 @@
+//! `POST /webhooks/stripe`: verify the signature on the raw bytes (with the Stripe crate, against
+//! every configured secret), check the mode, then apply the event once.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use stripe_webhook::{EventObject, Webhook, WebhookError};
+
+use crate::api::App;
+use crate::ledger::{self, Fact, Outcome, PurchaseRef};
+
+fn answer(status: StatusCode, outcome: &str, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "outcome": outcome, "message": message.into() }))).into_response()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+pub async fn receive(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let response = handle(&app, &headers, &body).await;
+    let outcome = response.1;
+    app.metrics.webhooks.with_label_values(&[outcome]).inc();
+    response.0
+}
+
+async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> (Response, &'static str) {
+    let bad = |outcome: &'static str, m: String| (answer(StatusCode::BAD_REQUEST, outcome, m), outcome);
+    let Some(signature) = headers.get("stripe-signature").and_then(|v| v.to_str().ok()) else {
+        return bad("rejected_signature", "missing Stripe-Signature header".into());
+    };
+    let Ok(payload) = std::str::from_utf8(body) else {
+        return bad("rejected_payload", "body is not UTF-8".into());
+    };
+    let mut verdict = Err(WebhookError::BadSignature);
+    for secret in &app.config.webhook_secrets {
+        verdict = Webhook::construct_event_with_timestamp(payload, signature, secret, now());
+        if !matches!(verdict, Err(WebhookError::BadSignature | WebhookError::BadKey)) {
+            break;
+        }
+    }
+    let event = match verdict {
+        Ok(event) => event,
+        Err(WebhookError::BadTimestamp(t)) => {
+            return bad("rejected_signature", format!("signature timestamp {t} is more than 300 s from now"));
+        }
+        Err(WebhookError::BadParse(m)) => return bad("rejected_payload", format!("signed, but not a Stripe event we can read: {m}")),
+        Err(e) => return bad("rejected_signature", format!("signature does not verify: {e}")),
+    };
+    if event.livemode != app.config.livemode {
+        return bad(
+            "rejected_mode",
+            format!("event {} is {} mode; this service takes {} mode", event.id, mode(event.livemode), mode(app.config.livemode)),
+        );
+    }
+    let event_id = event.id.to_string();
+    let event_type = event.type_.to_string();
+    let (object, target, fact) = match event.data.object {
+        EventObject::PaymentIntentSucceeded(pi) => {
+            // The event's copy may be stale: what counts is the PaymentIntent as Stripe has it now.
+            let current = match app.stripe.payment_intent(pi.id.as_str()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    return (
+                        answer(StatusCode::SERVICE_UNAVAILABLE, "stripe_unavailable", format!("could not read {} from Stripe: {e}; retry later", pi.id)),
+                        "stripe_unavailable",
+                    );
+                }
+            };
+            let target = match current.metadata.get("purchase_id") {
+                Some(id) => PurchaseRef::Id(id.clone()),
+                None => PurchaseRef::PaymentIntent(current.id.clone()),
+            };
+            let fact = if current.status == "succeeded" {
+                Fact::Succeeded { amount_received: current.amount_received, currency: current.currency.to_lowercase() }
+            } else {
+                // Stripe says it is not (any more) succeeded: record nothing beyond the event.
+                return record_only(app, &event_id, &event_type).await;
+            };
+            (pi.id.to_string(), target, fact)
+        }
+        EventObject::PaymentIntentPaymentFailed(pi) => {
+            let reason = pi
+                .last_payment_error
+                .as_ref()
+                .and_then(|e| e.message.clone().or_else(|| e.code.as_ref().map(|c| c.as_str().to_string())))
+                .unwrap_or_else(|| "payment failed".into());
+            (pi.id.to_string(), pi_target(&pi), Fact::Failed { reason })
+        }
+        EventObject::PaymentIntentCanceled(pi) => (pi.id.to_string(), pi_target(&pi), Fact::Canceled),
+        EventObject::ChargeRefunded(charge) => {
+            let Some(pi) = charge.payment_intent.as_ref().map(|p| p.id().to_string()) else {
+                return bad("rejected_payload", format!("charge {} names no payment_intent", charge.id));
+            };
+            (charge.id.to_string(), PurchaseRef::PaymentIntent(pi), Fact::Refunded { amount_refunded: charge.amount_refunded })
+        }
+        EventObject::ChargeDisputeCreated(d) | EventObject::ChargeDisputeClosed(d) => {
+            let Some(pi) = d.payment_intent.as_ref().map(|p| p.id().to_string()) else {
+                return bad("rejected_payload", format!("dispute {} names no payment_intent", d.id));
+            };
+            let fact = if event_type == "charge.dispute.created" {
+                Fact::DisputeCreated { amount: d.amount }
+            } else {
+                Fact::DisputeClosed { won: d.status.as_str() == "won", amount: d.amount }
+            };
+            (d.id.to_string(), PurchaseRef::PaymentIntent(pi), fact)
+        }
+        _ => return record_only(app, &event_id, &event_type).await,
+    };
+    match ledger::apply(&app.pool, &event_id, &event_type, &object, &target, &fact).await {
+        Ok(outcome) => (answer(StatusCode::OK, outcome.as_str(), format!("{event_type} {event_id}")), outcome.as_str()),
+        Err(e) => (answer(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", format!("database: {e}; retry later")), "database_unavailable"),
+    }
+}
+
+fn pi_target(pi: &stripe_shared::PaymentIntent) -> PurchaseRef {
+    match pi.metadata.get("purchase_id") {
+        Some(id) => PurchaseRef::Id(id.clone()),
+        None => PurchaseRef::PaymentIntent(pi.id.to_string()),
+    }
+}
+
+async fn record_only(app: &App, event_id: &str, event_type: &str) -> (Response, &'static str) {
+    match ledger::record_ignored(&app.pool, event_id, event_type).await {
+        Ok(o @ (Outcome::Ignored | Outcome::Duplicate)) => (answer(StatusCode::OK, o.as_str(), format!("{event_type} {event_id}: nothing to do")), o.as_str()),
+        Ok(o) => (answer(StatusCode::OK, o.as_str(), event_id.to_string()), o.as_str()),
+        Err(e) => (answer(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", format!("database: {e}; retry later")), "database_unavailable"),
+    }
+}
+
+fn mode(live: bool) -> &'static str {
+    if live { "live" } else { "test" }
+}

@@ -1,0 +1,162 @@
+//! What every test starts from: a payments service of its own (its own database) configured
+//! against a simulated Stripe API, a deliverer for its webhook endpoint, and the ledger check.
+#![allow(dead_code)]
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use harness::stripe::{Deliverer, Events, FakeStripe, PaymentIntent};
+use harness::{Service, ServiceHandle, Stack, TestDatabase};
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "whsec_mve_primary_0123456789abcdef";
+pub const ROTATED: &str = "whsec_mve_rotated_fedcba9876543210";
+
+/// How the service under test is configured.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub secrets: Vec<&'static str>,
+    pub livemode: bool,
+    pub max_retries: u32,
+    pub timeout_ms: u64,
+    /// Point the service's Stripe API at this base instead of the simulator (a dropping server).
+    pub api_base: Option<String>,
+    /// Containers of this test alone (for faults on MariaDB).
+    pub private: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup { secrets: vec![SECRET], livemode: false, max_retries: 3, timeout_ms: 1_000, api_base: None, private: false }
+    }
+}
+
+pub struct Env {
+    pub stack: Stack,
+    pub db: TestDatabase,
+    pub stripe: FakeStripe,
+    pub payments: ServiceHandle,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub deliver: Deliverer,
+    pub events: Events,
+    players: Mutex<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    pub balance: i64,
+    pub ledger_sum: i64,
+    pub debt: i64,
+}
+
+impl Env {
+    pub async fn new() -> anyhow::Result<Env> {
+        Self::with(Setup::default()).await
+    }
+
+    pub async fn with(setup: Setup) -> anyhow::Result<Env> {
+        let builder = Stack::builder().mariadb();
+        let stack = if setup.private { builder.private().await? } else { builder.shared().await? };
+        let db = stack.fresh_database().await?;
+        let stripe = FakeStripe::start(stack.gateway_ip().await?, setup.livemode).await?;
+        let env = vec![
+            ("PAYMENTS_DATABASE_URL", db.network_url.clone().expect("container database")),
+            ("PAYMENTS_STRIPE_API_BASE", setup.api_base.clone().unwrap_or_else(|| stripe.url())),
+            ("PAYMENTS_STRIPE_SECRET_KEY", "sk_test_mve_simulated".to_string()),
+            ("PAYMENTS_WEBHOOK_SECRETS", setup.secrets.join(",")),
+            ("PAYMENTS_LIVEMODE", setup.livemode.to_string()),
+            ("PAYMENTS_STRIPE_MAX_RETRIES", setup.max_retries.to_string()),
+            ("PAYMENTS_STRIPE_TIMEOUT_MS", setup.timeout_ms.to_string()),
+            ("PAYMENTS_STRIPE_BACKOFF_MS", "20".to_string()),
+        ];
+        let payments = stack.start_platform(Service::Payments, &env).await?;
+        let base = payments.url().await?;
+        Ok(Env {
+            deliver: Deliverer::new(&format!("{base}/webhooks/stripe")),
+            events: Events::new(setup.livemode),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+            base,
+            stack,
+            db,
+            stripe,
+            payments,
+            players: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A player id of this test's own; the ledger check covers every one handed out.
+    pub fn player(&self) -> String {
+        let mut players = self.players.lock().expect("players");
+        let id = format!("player_{}_{}", players.len(), std::process::id());
+        players.push(id.clone());
+        id
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        let r = self.http.post(format!("{}{path}", self.base)).json(&body).send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// `POST /purchases`, expecting success; returns the purchase id and Stripe's intent.
+    pub async fn purchase(&self, player: &str, credits: i64) -> anyhow::Result<(String, PaymentIntent)> {
+        let (status, body) = self.post("/purchases", json!({ "player_id": player, "credits": credits })).await?;
+        anyhow::ensure!(status == 201, "POST /purchases answered {status} {body}");
+        let pi = body["payment_intent"].as_str().ok_or_else(|| anyhow::anyhow!("no payment_intent in {body}"))?;
+        let pi = self.stripe.payment_intent(pi).ok_or_else(|| anyhow::anyhow!("Stripe never saw {pi}"))?;
+        Ok((body["purchase_id"].as_str().unwrap_or_default().to_string(), pi))
+    }
+
+    /// A purchase Stripe reports paid: the intent is succeeded in the simulator and its event built.
+    pub async fn paid_purchase(&self, player: &str, credits: i64) -> anyhow::Result<(String, PaymentIntent)> {
+        let (id, pi) = self.purchase(player, credits).await?;
+        let pi = self.stripe.succeed(&pi.id)?;
+        Ok((id, pi))
+    }
+
+    pub async fn balance(&self, player: &str) -> anyhow::Result<Balance> {
+        let (status, b) = self.get(&format!("/players/{player}/balance")).await?;
+        anyhow::ensure!(status == 200, "balance answered {status} {b}");
+        Ok(Balance {
+            balance: b["balance"].as_i64().unwrap_or(i64::MIN),
+            ledger_sum: b["ledger_sum"].as_i64().unwrap_or(i64::MIN),
+            debt: b["debt"].as_i64().unwrap_or(i64::MIN),
+        })
+    }
+
+    /// The ledger lines as (kind, amount), sorted: what "the same ledger" compares.
+    pub async fn ledger(&self, player: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        let (_, h) = self.get(&format!("/players/{player}/history")).await?;
+        let mut lines: Vec<(String, i64)> = h["lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| (l["kind"].as_str().unwrap_or_default().to_string(), l["amount"].as_i64().unwrap_or_default()))
+            .collect();
+        lines.sort();
+        Ok(lines)
+    }
+
+    pub async fn purchase_status(&self, id: &str) -> anyhow::Result<Value> {
+        Ok(self.get(&format!("/purchases/{id}")).await?.1)
+    }
+
+    /// The ledger check every test ends with: for every player of the test, the balance is the
+    /// sum of the ledger and never below zero.
+    pub async fn check_ledger(&self) -> anyhow::Result<()> {
+        let players = self.players.lock().expect("players").clone();
+        for p in players {
+            let b = self.balance(&p).await?;
+            anyhow::ensure!(b.balance == b.ledger_sum, "{p}: balance {} but the ledger sums to {}", b.balance, b.ledger_sum);
+            anyhow::ensure!(b.balance >= 0, "{p}: negative balance {}", b.balance);
+        }
+        Ok(())
+    }
+}
