@@ -31,6 +31,11 @@ impl Metrics {
         let purchases = IntCounterVec::new(Opts::new("payments_purchases_total", "Purchase requests by outcome"), &["outcome"]).expect("valid metric");
         registry.register(Box::new(webhooks.clone())).expect("unique metric");
         registry.register(Box::new(purchases.clone())).expect("unique metric");
+        // Series exist from the start, so that a scrape sees zeros rather than nothing.
+        for outcome in ["applied", "duplicate", "ignored", "rejected_signature", "rejected_payload", "database_unavailable"] {
+            webhooks.with_label_values(&[outcome]);
+        }
+        purchases.with_label_values(&["created"]);
         Metrics { registry, webhooks, purchases }
     }
 }

@@ -160,3 +160,15 @@ impl Env {
         Ok(())
     }
 }
+
+/// For proptest bodies (synchronous): one runtime per test process...
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime"))
+}
+
+/// ...and one service for all its cases (each case uses players of its own).
+pub fn shared_env() -> &'static Env {
+    static ENV: std::sync::OnceLock<Env> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| runtime().block_on(Env::new()).expect("environment"))
+}
