@@ -38,6 +38,7 @@ fn package_of(service: Service) -> Result<(&'static str, &'static str)> {
 
 /// Builds (or finds up to date) the service's binary with cargo, once per test process. cargo's
 /// own lock serialises concurrent test processes; when nothing changed this is a no-op check.
+/// `MVE_PLATFORM_PROFILE` other than `dev` (benchmarks) builds just that binary in that profile.
 pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
     static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().expect("build cache lock");
@@ -48,14 +49,23 @@ pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // Tests use the dev build (fast to compile); benchmarks ask for `MVE_PLATFORM_PROFILE=release`.
     let profile = std::env::var("MVE_PLATFORM_PROFILE").unwrap_or_else(|_| "dev".into());
+    // For tests, the same selection as `cargo nextest run --workspace` (all packages, tests
+    // included): features unify the same way, so after the suite's own build this only links the
+    // binaries, instead of rebuilding half the dependency graph with `-p`'s feature set.
+    let args: Vec<&str> = if profile == "dev" {
+        vec!["build", "--quiet", "--workspace", "--bins", "--tests"]
+    } else {
+        vec!["build", "--quiet", "--profile", &profile, "-p", package, "--bin", bin]
+    };
     let output = Command::new(&cargo)
         .current_dir(&workspace)
-        .args(["build", "--quiet", "--profile", &profile, "-p", package, "--bin", bin])
+        .args(&args)
         .output()
         .map_err(|e| Error::Config(format!("running cargo to build {bin}: {e}")))?;
     if !output.status.success() {
         return Err(Error::Config(format!(
-            "cargo build --profile {profile} -p {package} --bin {bin} failed:\n{}",
+            "cargo {} failed:\n{}",
+            args.join(" "),
             String::from_utf8_lossy(&output.stderr)
         )));
     }
