@@ -7,9 +7,10 @@
 //! - [`indexer_api`]: a typed client of the indexer's HTTP API;
 //! - [`nemesis`]: faults on a service's container (stop, kill, pause, restart, network cut);
 //! - [`session`] and [`docker`]: run labels, the watcher and the reaper that leave no container behind;
-//! - [`platform`]: the platform's services (the indexer), one per test, from the freshly built binary;
+//! - [`platform`]: the platform's services (indexer, payments), one per test, from the freshly built binary;
 //! - [`service`]: images, commands and environment per service; [`probe`]: readiness checks;
 //! - [`stripe`]: a Stripe simulator (signed event deliveries, a wiremock Stripe API);
+//! - [`configuration`]: a service binary refusing bad configuration with a clear message;
 //! - [`wait`]: polling with a deadline; [`results`]: machine-readable result files under `target/`.
 //!
 //! ```no_run
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod checker;
+pub mod configuration;
 pub mod docker;
 pub mod error;
 pub mod generator;

@@ -73,9 +73,27 @@ impl Cache {
             return None;
         }
         let result = match self.connection().await {
-            Some(mut conn) => tokio::time::timeout(OP_TIMEOUT, op(&mut conn)).await.ok().and_then(Result::ok),
-            None => None,
+            Some(mut conn) => match tokio::time::timeout(OP_TIMEOUT, op(&mut conn)).await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {OP_TIMEOUT:?}")),
+            },
+            None => Err("cannot connect".to_string()),
         };
+        let result = match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                if self.reachable.load(Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "Redis unreachable: reads go to MySQL");
+                } else {
+                    tracing::debug!(error = %e, "Redis still unreachable");
+                }
+                None
+            }
+        };
+        if result.is_some() && !self.reachable.load(Ordering::Relaxed) {
+            tracing::info!("Redis reachable: cache in use");
+        }
         self.reachable.store(result.is_some(), Ordering::Relaxed);
         *self.closed_until.lock().expect("breaker lock") = result.is_none().then(|| std::time::Instant::now() + BREAKER);
         result

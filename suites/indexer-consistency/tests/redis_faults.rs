@@ -25,6 +25,13 @@ async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow:
     config.push(("INDEXER_REDIS_URL", format!("{}/{}", link.url(), env.redis.db)));
     let indexer = Arc::new(env.start_indexer_with(config).await?);
     link.attach(&indexer.handle).await?;
+    // The indexer started before the link existed, so its first Redis call failed and its breaker
+    // opened; a fast workload can finish inside that window. Read until it is using Redis.
+    harness::wait::until("the indexer using Redis", Duration::from_secs(30), || async {
+        checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
+        anyhow::Ok((indexer.api.status().await?.redis_reachable == Some(true)).then_some(()))
+    })
+    .await?;
     let s = seed(4_401);
     let mut generator = env.generator(s);
     env.run(&mut generator, &Workload::new(s, 80)).await?;

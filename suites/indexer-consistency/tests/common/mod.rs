@@ -22,14 +22,15 @@ pub fn seed(fixed: u64) -> u64 {
     seed
 }
 
+/// Fields drop in order: the stack (and its network) goes last, after every container on it.
 pub struct Env {
-    pub stack: Stack,
     pub chain: TestChain,
     pub db: TestDatabase,
     pub redis: TestRedis,
     pub d: Deployment,
     pub admin: Address,
     pub players: Vec<Address>,
+    pub stack: Stack,
 }
 
 pub struct Indexer {

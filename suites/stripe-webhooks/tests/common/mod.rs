@@ -31,8 +31,8 @@ impl Default for Setup {
     }
 }
 
+/// Fields drop in order: the stack (and its network) goes last, after every container on it.
 pub struct Env {
-    pub stack: Stack,
     pub db: TestDatabase,
     pub stripe: FakeStripe,
     pub payments: ServiceHandle,
@@ -41,6 +41,7 @@ pub struct Env {
     pub deliver: Deliverer,
     pub events: Events,
     players: Mutex<Vec<String>>,
+    pub stack: Stack,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
