@@ -1,0 +1,33 @@
+//! The NAR (Narrative AI Runtime): the platform's C ABI (`nar_library_ffi.h` 0.1.0, see
+//! ../shared/spec/nar-ffi.md) over llama.cpp through `llama-cpp-2`, built as a `cdylib` for the
+//! game client and as an `rlib`. `include/nar_library_ffi.h` is generated from [`abi`] and [`ffi`]
+//! by cbindgen; a test fails when it no longer matches.
+//!
+//! Choices where the spec is silent:
+//! - **Narrative requests** travel in `GenerateParamsC.context` as
+//!   `narrative=<CONTEXT_TYPE>;class=<BunkerClass>;affiliation=<ClassAffiliation>`; the prompt is
+//!   the event ([`narrative`]). Other context text is background for the system message.
+//! - **Informational calls work in every state**: status (UNINITIALIZED before init), version,
+//!   GPU support, error descriptions, default config/params, model-file validation and free. The
+//!   engine-bound calls (generate, streaming, cancel, a second shutdown) give
+//!   `ENGINE_NOT_INITIALIZED` without an engine.
+//! - **Errors**: the code is the answer; the message of the last failure (any thread) is in the
+//!   status report's `last_error`, and `validate_model_file_ffi` writes its own.
+//! - **Deterministic** means greedy sampling; `seed` only matters for sampled requests.
+//! - `use_thread_pool = false` runs inference on one thread; `use_gpu` is accepted but this build
+//!   is CPU-only (`check_gpu_support_ffi` says false); `memory_limit_bytes` refuses a model file
+//!   larger than the limit with `OUT_OF_MEMORY`; `context_length` is at most 16384 tokens and the
+//!   `context` string at most 16384 bytes.
+//! - **Cancel** ends every generation running at that moment; shutdown cancels and waits for them.
+//! - **Streaming**: every partial text is a prefix of the final text (a tail that may still turn
+//!   into a stop sequence is held back); the last call has `is_complete = true` and the final text.
+//!   With a content filter on, partial texts are masked too and end at a word boundary.
+//! - llama.cpp's backend is initialised once per process and stays (llama.cpp allows one); its own
+//!   logging is silenced unless the first init asked for debug logging.
+
+#![allow(non_camel_case_types)]
+
+pub mod abi;
+pub mod engine;
+pub mod ffi;
+pub mod narrative;
