@@ -169,8 +169,8 @@ impl Nar {
     }
 }
 
-/// A result copied out of the library's memory.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// A result copied out of the library's memory. Equality ignores the timing.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Generated {
     pub text: String,
     pub token_count: u32,
@@ -182,6 +182,13 @@ pub struct Generated {
     pub valid_utf8: bool,
     #[serde(skip)]
     pub seconds: f64,
+}
+
+impl PartialEq for Generated {
+    fn eq(&self, o: &Generated) -> bool {
+        (&self.text, self.token_count, self.prompt_token_count, self.stop_reason, self.content_filtered, &self.stop_sequence_matched, self.valid_utf8)
+            == (&o.text, o.token_count, o.prompt_token_count, o.stop_reason, o.content_filtered, &o.stop_sequence_matched, o.valid_utf8)
+    }
 }
 
 impl Generated {
