@@ -44,9 +44,15 @@ pub fn build_dir() -> PathBuf {
 }
 
 /// The library under test: `NAR_LIBRARY` if set (another build of the same ABI), else the
-/// `libmve_nar.so` of this build.
+/// `libmve_nar.so` built with this test binary. Cargo writes it to `deps/` whenever it builds
+/// the crate, and copies it up to `target/<profile>/` only when the crate itself was asked for, so
+/// `deps/` is the fresh one.
 pub fn library_path() -> PathBuf {
-    std::env::var_os("NAR_LIBRARY").map(PathBuf::from).unwrap_or_else(|| build_dir().join("libmve_nar.so"))
+    if let Some(p) = std::env::var_os("NAR_LIBRARY") {
+        return PathBuf::from(p);
+    }
+    let fresh = build_dir().join("deps/libmve_nar.so");
+    if fresh.is_file() { fresh } else { build_dir().join("libmve_nar.so") }
 }
 
 /// The model `scripts/setup` put in place (SHA-256 checked), or `NAR_MODEL`.

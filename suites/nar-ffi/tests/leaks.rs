@@ -1,0 +1,96 @@
+//! Leak checks through the C ABI.
+//!
+//! - RSS per generated token, on one engine: a llama.cpp context never freed (~20 MB at 1,024
+//!   tokens of context) moves it by tens of kB per token; the bound is 64 bytes/token.
+//! - RSS per init/shutdown cycle: a model or engine never freed moves it by megabytes; the bound
+//!   is 256 kB/cycle.
+//! - A string never freed (a few hundred bytes per generation) is below what RSS can show in a
+//!   short run, so LeakSanitizer watches the C client's path for it, byte-exact. The soak profile
+//!   runs the RSS check for much longer (`soak_` test) with a bound of 1 byte/token.
+//!
+//! Series and verdicts go to `target/mve-results/nar-ffi/*.json`, plots to `*.svg`.
+
+use std::process::Command;
+
+use nar_ffi::memory::{judge, record, rss_bytes, Sample};
+use nar_ffi::*;
+use NarResultCode::*;
+
+/// `generations` sampled generations of up to `max_tokens`, RSS after each.
+fn generation_series(nar: &Nar, generations: u64, max_tokens: u32) -> Vec<Sample> {
+    let prompt = cstring("Write the log entry of a patrol robot after its shift.");
+    let context = cstring("narrative=PERSONAL_REFLECTION;class=SCAVENGER;affiliation=NEUTRAL");
+    let mut tokens = 0u64;
+    let mut samples = vec![Sample { iteration: 0, tokens: 0, rss_bytes: rss_bytes() }];
+    for i in 1..=generations {
+        let mut p = nar.params(&prompt, max_tokens);
+        p.context = context.as_ptr();
+        p.deterministic = false;
+        p.temperature = 0.8;
+        p.seed = i as u32;
+        tokens += u64::from(nar.generate_text(&p).expect("generate").token_count);
+        samples.push(Sample { iteration: i, tokens, rss_bytes: rss_bytes() });
+    }
+    samples
+}
+
+#[test]
+fn generations_on_one_engine_keep_rss_flat_per_token() {
+    let nar = Nar::load();
+    nar.start();
+    let samples = generation_series(&nar, 100, 24);
+    let v = judge("RSS over 100 generations on one engine", samples, 20, Some(64.0), 0.0);
+    record("leak_generations", &v);
+    assert!(v.valid, "{}", v.summary());
+}
+
+#[test]
+fn init_shutdown_cycles_keep_rss_flat() {
+    let nar = Nar::load();
+    let prompt = cstring("Say hello.");
+    let mut samples = Vec::new();
+    let mut tokens = 0;
+    for cycle in 0..40u64 {
+        nar.start();
+        tokens += u64::from(nar.generate_text(&nar.params(&prompt, 4)).expect("generate").token_count);
+        assert_eq!(unsafe { (nar.shutdown)() }, NAR_SUCCESS);
+        samples.push(Sample { iteration: cycle, tokens, rss_bytes: rss_bytes() });
+    }
+    let v = judge("RSS over 40 init/generate/shutdown cycles", samples, 8, None, 256.0 * 1024.0);
+    record("leak_init_shutdown", &v);
+    assert!(v.valid, "{}", v.summary());
+}
+
+#[test]
+fn leak_sanitizer_finds_nothing_on_the_c_client_path() {
+    let lsan = "/usr/lib/x86_64-linux-gnu/liblsan.so.0";
+    assert!(std::path::Path::new(lsan).is_file(), "{lsan} missing: run scripts/setup");
+    let out = Command::new(C_CLIENT)
+        .arg(library_path())
+        .arg(model_path())
+        .args(["3", "16"])
+        .env("LD_PRELOAD", lsan)
+        // fast_unwind_on_malloc=0: whole stacks through the Rust and C++ frames.
+        .env("LSAN_OPTIONS", "fast_unwind_on_malloc=0:exitcode=23:print_suppressions=0")
+        .output()
+        .expect("run the C client under LeakSanitizer");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("LeakSanitizer"),
+        "LeakSanitizer: {}\n{}",
+        out.status,
+        stderr.lines().take(80).collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("text: ")).count(), 3);
+}
+
+/// The long run (soak profile): 3,000 generations of up to 64 tokens, 1 byte/token.
+#[test]
+fn soak_generations_keep_rss_flat_per_token() {
+    let nar = Nar::load();
+    nar.start();
+    let samples = generation_series(&nar, 3000, 64);
+    let v = judge("RSS over 3,000 generations on one engine (soak)", samples, 200, Some(1.0), 0.0);
+    record("soak_leak_generations", &v);
+    assert!(v.valid, "{}", v.summary());
+}
