@@ -6,7 +6,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{assert_consistent, seed, Env};
@@ -48,13 +48,17 @@ async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow:
     assert!(cached_keys(db_url(redis.url().await?)).await? > 0, "latest reads fill the cache");
 
     // A reader that never stops checking while the faults come and go.
+    // Each round is tagged with the step it started in (0 warm, then 2k+1 during fault k, 2k+2
+    // after it), so that a wrong answer says which fault it came with.
     let stop = Arc::new(AtomicBool::new(false));
+    let step = Arc::new(AtomicUsize::new(0));
     let reader = tokio::spawn({
-        let (env, indexer, stop) = (env.clone(), indexer.clone(), stop.clone());
+        let (env, indexer, stop, step) = (env.clone(), indexer.clone(), stop.clone(), step.clone());
         async move {
             let mut rounds = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                rounds.push(checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?);
+                let at = step.load(Ordering::SeqCst);
+                rounds.push((at, checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?));
             }
             anyhow::Ok(rounds)
         }
@@ -65,6 +69,7 @@ async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow:
         // A Redis with persistence comes back from a stop holding what it had: simulate that by
         // putting its entries (and generation) back after the restart.
         let saved = if fault == Some(harness::Fault::Stop) { Some(dump(&db_url(redis.url().await?)).await?) } else { None };
+        step.store(2 * phases.len() + 1, Ordering::SeqCst);
         match fault {
             Some(fault) => redis.inject(fault).await?,
             None => link.cut().await?,
@@ -74,6 +79,7 @@ async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow:
         let down = checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
         let status = indexer.api.status().await?;
         assert_eq!(status.redis_reachable, Some(false), "status reports Redis {phase}: {status:?}");
+        step.store(2 * phases.len() + 2, Ordering::SeqCst);
         match fault {
             Some(fault) => redis.heal(fault).await?,
             None => link.restore().await?,
@@ -104,7 +110,8 @@ async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow:
 
     stop.store(true, Ordering::Relaxed);
     let rounds = reader.await??;
-    let wrong: Vec<_> = rounds.iter().filter(|v| !v.valid).map(|v| v.summary()).collect();
+    let names = ["warm", "cut off", "link restored", "paused", "unpaused", "stopped", "restarted with old data"];
+    let wrong: Vec<_> = rounds.iter().filter(|(_, v)| !v.valid).map(|(at, v)| format!("[{}] {}", names[(*at).min(6)], v.summary())).collect();
     let last = checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
     assert_consistent("redis_faults", &last, serde_json::json!({ "seed": s, "phases": phases, "reader_rounds": rounds.len(), "reader_wrong": wrong }));
     assert!(rounds.len() >= 3, "the background reader ran throughout ({} rounds)", rounds.len());
