@@ -317,16 +317,13 @@ pub extern "C" fn generate_text_streaming_nar_ffi(
 ) -> NarResultCode {
     guarded("generate_text_streaming_nar_ffi", || {
         let callback = callback.ok_or_else(|| invalid("callback is NULL"))?;
-        let mut count = 0;
         let text = run(params, final_out, &mut |partial, tokens| {
-            count = tokens;
             let c = engine::cstring(partial);
             // SAFETY: a C callback from the caller, given a string that lives through the call.
             unsafe { callback(c.as_ptr(), tokens, false, user_data) };
         })?;
         // SAFETY: `final_out` was checked and filled by `run`.
         let tokens = unsafe { (*final_out).token_count };
-        let _ = count;
         let c = engine::cstring(&text);
         // SAFETY: as above.
         unsafe { callback(c.as_ptr(), tokens, true, user_data) };

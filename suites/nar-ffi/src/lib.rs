@@ -124,14 +124,19 @@ impl Nar {
         p
     }
 
-    /// Starts the engine on the setup's model with the default configuration.
-    pub fn start(&self) -> CString {
+    /// Calls init with the default configuration for the setup's model, changed by `edit`.
+    pub fn init_with(&self, edit: impl FnOnce(&mut NarConfigC)) -> NarResultCode {
         let model = cstring(&model_path().to_string_lossy());
-        let config = self.config(&model);
-        // SAFETY: a valid config whose strings outlive the call.
-        let rc = unsafe { (self.init)(&config) };
+        let mut config = self.config(&model);
+        edit(&mut config);
+        // SAFETY: a valid config whose strings outlive the call (`edit`'s own strings too).
+        unsafe { (self.init)(&config) }
+    }
+
+    /// Starts the engine on the setup's model with the default configuration.
+    pub fn start(&self) {
+        let rc = self.init_with(|_| {});
         assert_eq!(rc, NAR_SUCCESS, "init: {}", self.last_error());
-        model
     }
 
     /// Generates, copies the result out, frees it. `Err` is the code and the last error.

@@ -28,7 +28,7 @@ fn every_code_has_a_description_and_unknown_values_get_one_too() {
 #[test]
 fn a_generation_reports_its_tokens_time_and_stop_reason_and_the_status_counts_it() {
     let nar = Nar::load();
-    let _model = nar.start();
+    nar.start();
     let prompt = cstring("Describe a rusty robot in one sentence.");
     let g = nar.generate_text(&nar.params(&prompt, 12)).expect("generate");
     assert!(!g.text.trim().is_empty() && g.valid_utf8, "{g:?}");
@@ -48,7 +48,7 @@ fn a_generation_reports_its_tokens_time_and_stop_reason_and_the_status_counts_it
 #[test]
 fn a_stop_sequence_ends_the_text_before_it_and_is_reported() {
     let nar = Nar::load();
-    let _model = nar.start();
+    nar.start();
     let prompt = cstring("Count from one to ten.");
     let free = nar.generate_text(&nar.params(&prompt, 40)).expect("generate");
     // Stop where the model writes "three" (greedy: the unstopped text shows where that is).

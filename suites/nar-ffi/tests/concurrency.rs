@@ -13,10 +13,7 @@ use NarResultCode::*;
 fn four_threads_generating_at_once_all_succeed_with_the_text_of_a_lone_generation() {
     let nar = Arc::new(Nar::load());
     // One llama.cpp thread per generation: four generations already use both cores.
-    let model = cstring(&model_path().to_string_lossy());
-    let mut config = nar.config(&model);
-    config.thread_count = 1;
-    assert_eq!(unsafe { (nar.init)(&config) }, NAR_SUCCESS, "{}", nar.last_error());
+    assert_eq!(nar.init_with(|c| c.thread_count = 1), NAR_SUCCESS, "{}", nar.last_error());
     let prompts = ["A robot repairs a generator.", "A scout crosses the ash desert.", "Two guards argue at the gate.", "The vault door hums."];
     let alone: Vec<String> = prompts.iter().map(|p| nar.generate_text(&nar.params(&cstring(p), 16)).expect("alone").text).collect();
     let start = Arc::new(Barrier::new(prompts.len()));

@@ -14,13 +14,6 @@ fn assert_failed_cleanly(nar: &Nar, rc: NarResultCode, want: NarResultCode, ment
     assert!(msg.contains(mentions), "the message names the problem ({mentions:?}): {msg:?}");
 }
 
-fn init_with(nar: &Nar, edit: impl FnOnce(&mut NarConfigC)) -> NarResultCode {
-    let model = cstring(&model_path().to_string_lossy());
-    let mut config = nar.config(&model);
-    edit(&mut config);
-    unsafe { (nar.init)(&config) }
-}
-
 /// A generation still works and the counters moved by exactly it: the misuse changed nothing.
 fn assert_engine_intact(nar: &Nar, generations_before: u64) {
     assert_eq!(nar.status_report().total_generations, generations_before, "a refused call was counted");
@@ -40,14 +33,14 @@ fn init_with_a_null_config_is_invalid_params() {
 #[test]
 fn init_with_a_null_model_path_is_invalid_params() {
     let nar = Nar::load();
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.model_path = null()), NAR_ERROR_INVALID_PARAMS, "model_path is NULL");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.model_path = null()), NAR_ERROR_INVALID_PARAMS, "model_path is NULL");
 }
 
 #[test]
 fn init_with_an_invalid_utf8_model_path_is_invalid_utf8() {
     let nar = Nar::load();
     let bad = b"/tmp/\xff\xfe.gguf\0";
-    let rc = init_with(&nar, |c| c.model_path = bad.as_ptr().cast());
+    let rc = nar.init_with(|c| c.model_path = bad.as_ptr().cast());
     assert_failed_cleanly(&nar, rc, NAR_ERROR_INVALID_UTF8, "not valid UTF-8");
 }
 
@@ -55,16 +48,16 @@ fn init_with_an_invalid_utf8_model_path_is_invalid_utf8() {
 fn init_with_a_model_path_over_512_bytes_is_invalid_params() {
     let nar = Nar::load();
     let long = cstring(&format!("/{}", "a".repeat(NAR_MAX_MODEL_PATH)));
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.model_path = long.as_ptr()), NAR_ERROR_INVALID_PARAMS, "longer than 512");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.model_path = long.as_ptr()), NAR_ERROR_INVALID_PARAMS, "longer than 512");
     let exactly = cstring(&format!("/{}", "a".repeat(NAR_MAX_MODEL_PATH - 1)));
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.model_path = exactly.as_ptr()), NAR_ERROR_MODEL_NOT_FOUND, "model file");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.model_path = exactly.as_ptr()), NAR_ERROR_MODEL_NOT_FOUND, "model file");
 }
 
 #[test]
 fn init_with_a_missing_model_file_is_model_not_found() {
     let nar = Nar::load();
     let missing = cstring("/nonexistent/model.gguf");
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.model_path = missing.as_ptr()), NAR_ERROR_MODEL_NOT_FOUND, "/nonexistent/model.gguf");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.model_path = missing.as_ptr()), NAR_ERROR_MODEL_NOT_FOUND, "/nonexistent/model.gguf");
     assert_eq!(nar.status_report().status, NarEngineStatus::NAR_STATUS_ERROR);
     // A failed init leaves no engine: the next init works.
     nar.start();
@@ -89,7 +82,7 @@ impl Drop for CStringPath {
 fn init_with_a_file_that_is_not_gguf_is_model_load_failed() {
     let nar = Nar::load();
     let f = corrupt_file("random.gguf", &[0x5a; 4096]);
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.model_path = f.0.as_ptr()), NAR_ERROR_MODEL_LOAD_FAILED, "not a GGUF file");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.model_path = f.0.as_ptr()), NAR_ERROR_MODEL_LOAD_FAILED, "not a GGUF file");
 }
 
 #[test]
@@ -97,21 +90,21 @@ fn init_with_a_truncated_model_is_model_load_failed() {
     let nar = Nar::load();
     let real = std::fs::read(model_path()).unwrap();
     let f = corrupt_file("truncated.gguf", &real[..real.len() / 3]);
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.model_path = f.0.as_ptr()), NAR_ERROR_MODEL_LOAD_FAILED, "could not load");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.model_path = f.0.as_ptr()), NAR_ERROR_MODEL_LOAD_FAILED, "could not load");
     nar.start();
 }
 
 #[test]
 fn init_with_out_of_range_settings_is_refused() {
     let nar = Nar::load();
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.context_length = 0), NAR_ERROR_INVALID_PARAMS, "context_length");
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.context_length = 16385), NAR_ERROR_INVALID_PARAMS, "context_length");
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.max_batch_size = 0), NAR_ERROR_INVALID_PARAMS, "max_batch_size");
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.default_temperature = f32::NAN), NAR_ERROR_INVALID_PARAMS, "default_temperature");
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.thread_count = 100_000), NAR_ERROR_THREAD_POOL_ERROR, "thread_count");
-    assert_failed_cleanly(&nar, init_with(&nar, |c| c.memory_limit_bytes = 1 << 20), NAR_ERROR_OUT_OF_MEMORY, "memory limit");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.context_length = 0), NAR_ERROR_INVALID_PARAMS, "context_length");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.context_length = 16385), NAR_ERROR_INVALID_PARAMS, "context_length");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.max_batch_size = 0), NAR_ERROR_INVALID_PARAMS, "max_batch_size");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.default_temperature = f32::NAN), NAR_ERROR_INVALID_PARAMS, "default_temperature");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.thread_count = 100_000), NAR_ERROR_THREAD_POOL_ERROR, "thread_count");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.memory_limit_bytes = 1 << 20), NAR_ERROR_OUT_OF_MEMORY, "memory limit");
     let bad = b"\xc3\x28\0";
-    assert_failed_cleanly(&nar, init_with(&nar, |c| {
+    assert_failed_cleanly(&nar, nar.init_with(|c| {
         c.debug_logging = true;
         c.log_file_path = bad.as_ptr().cast();
     }), NAR_ERROR_INVALID_UTF8, "log_file_path");
@@ -121,7 +114,7 @@ fn init_with_out_of_range_settings_is_refused() {
 fn double_init_is_already_initialized_and_keeps_the_first_engine() {
     let nar = Nar::load();
     nar.start();
-    assert_failed_cleanly(&nar, init_with(&nar, |_| {}), NAR_ERROR_ENGINE_ALREADY_INITIALIZED, "already initialised");
+    assert_failed_cleanly(&nar, nar.init_with(|_| {}), NAR_ERROR_ENGINE_ALREADY_INITIALIZED, "already initialised");
     assert_eq!(nar.status_report().status, NarEngineStatus::NAR_STATUS_READY);
     assert_engine_intact(&nar, 0);
 }
@@ -203,11 +196,11 @@ fn a_prompt_or_context_over_the_limit_is_invalid_params() {
 #[test]
 fn a_prompt_within_the_byte_limit_but_over_the_context_is_context_too_long() {
     let nar = Nar::load();
-    let model = cstring(&model_path().to_string_lossy());
-    let mut config = nar.config(&model);
-    config.context_length = 256;
-    config.max_batch_size = 256;
-    assert_eq!(unsafe { (nar.init)(&config) }, NAR_SUCCESS);
+    let rc = nar.init_with(|c| {
+        c.context_length = 256;
+        c.max_batch_size = 256;
+    });
+    assert_eq!(rc, NAR_SUCCESS, "{}", nar.last_error());
     let prompt = cstring(&"robot ".repeat(1000));
     refused(&nar, &nar.params(&prompt, 8), NAR_ERROR_CONTEXT_TOO_LONG, "exceed the context of 256");
     let short = cstring("Hi.");
