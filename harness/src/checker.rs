@@ -303,17 +303,18 @@ pub async fn full(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64,
     check_scope(p, d, api, block, scope, out).await
 }
 
-/// A seeded sample of `n` robots, `n` items and `n` balances at `block`.
+/// A seeded sample of `n` robots, `n` items and `n` balances at `block`. Which entities exist is
+/// compared in full (two id lists): an entity one side lacks is reported whatever the sample.
 pub async fn sampled(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], n: usize, seed: u64) -> Result<Verdict> {
-    let mut ignored = Vec::new();
-    let scope = full_scope(p, d, api, block, accounts, &mut ignored).await?;
+    let mut existence = Vec::new();
+    let scope = full_scope(p, d, api, block, accounts, &mut existence).await?;
     let mut rng = StdRng::seed_from_u64(seed);
     let scope = Scope {
         robots: sample(scope.robots, n, &mut rng),
         items: sample(scope.items, n, &mut rng),
         owners: sample(scope.owners, n, &mut rng),
     };
-    check_scope(p, d, api, block, scope, Vec::new()).await
+    check_scope(p, d, api, block, scope, existence).await
 }
 
 fn sample<T: Ord>(v: Vec<T>, n: usize, rng: &mut StdRng) -> Vec<T> {
@@ -374,8 +375,8 @@ pub async fn events(p: &DynProvider, d: &Deployment, api: &IndexerApi, from: u64
 pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts: &[Address]) -> Result<Verdict> {
     let status = api.status().await?;
     let block = status.current_block.ok_or_else(|| Error::Config("indexer has indexed nothing".into()))?;
-    let scope = full_scope(p, d, api, block, accounts, &mut Vec::new()).await?;
     let mut out = Vec::new();
+    let scope = full_scope(p, d, api, block, accounts, &mut out).await?;
     let fresh = |entity: String, at: u64, out: &mut Vec<Difference>| {
         if at < block {
             out.push(diff(entity, "freshness", format!("at least block {block}"), format!("as of block {at}"), block, U256::from(block - at)));

@@ -171,6 +171,9 @@ pub struct Report {
     pub first_block: Option<u64>,
     pub last_block: Option<u64>,
     pub seconds: f64,
+    /// Blocks mined by [`Generator::send_block`], and the most operations one of them held.
+    pub blocks: usize,
+    pub most_in_one_block: usize,
 }
 
 pub struct Generator {
@@ -427,6 +430,11 @@ impl Generator {
         })
         .await
         .map_err(|e| rpc(format!("{}: {e}", op.kind())))?;
+        Ok(self.learn(op, &receipt, report))
+    }
+
+    /// Counts how `op` ended and, if it succeeded, applies it to the model.
+    fn learn(&mut self, op: &Op, receipt: &alloy::rpc::types::TransactionReceipt, report: &mut Report) -> bool {
         report.sent += 1;
         *report.by_kind.entry(op.kind().to_string()).or_default() += 1;
         let block = receipt.block_number;
@@ -443,6 +451,99 @@ impl Generator {
             report.logs += receipt.inner.logs().len();
             self.model.apply(op);
         }
-        Ok(ok)
+        ok
+    }
+
+    /// Like [`Generator::run`], but as a busy L3 sees it: `per_block` operations in each block.
+    /// Automine is off for the run; each block's operations are drawn so that later ones may build
+    /// on earlier ones of the same block (a mint, then an equip of what it minted, then a transfer)
+    /// and are mined together by [`Generator::send_block`]. Automine is on again afterwards, also
+    /// when the run fails.
+    pub async fn run_blocks(&mut self, provider: &DynProvider, d: &Deployment, workload: &Workload, per_block: usize) -> crate::Result<Report> {
+        assert!(per_block >= 1, "a block holds at least one operation");
+        let started = Instant::now();
+        let mut report = Report::default();
+        let mut result = Ok(());
+        let mut left = workload.ops;
+        while left > 0 && result.is_ok() {
+            let n = per_block.min(left);
+            let learned = self.model.clone();
+            let ops: Vec<Op> = (0..n)
+                .map(|_| {
+                    let op = self.next_op();
+                    if !op.must_fail() {
+                        self.model.apply(&op); // what the block's later operations may assume
+                    }
+                    op
+                })
+                .collect();
+            self.model = learned; // the receipts decide what really happened
+            result = self.send_block(provider, d, &ops, &mut report).await.map(drop);
+            left -= n;
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        result.map(|()| report)
+    }
+
+    /// Mines `ops` in one block, in this order, and learns each one's effect from its receipt.
+    ///
+    /// Automine goes off; the transactions are sent at once from their accounts, with explicit
+    /// nonces (the node's pending count, then counted here), a fixed gas limit (no estimation: a
+    /// later operation may depend on an earlier one of the same block) and strictly falling
+    /// priority fees, so the node's fee ordering keeps them in the order given; one `evm_mine`
+    /// mines them all; automine comes back on (also on failure). Returns each operation's success.
+    pub async fn send_block(&mut self, provider: &DynProvider, d: &Deployment, ops: &[Op], report: &mut Report) -> crate::Result<Vec<bool>> {
+        let rpc = |what: &str, e: &dyn std::fmt::Display| crate::Error::Rpc(format!("{what}: {e}"));
+        let automine = |on: bool| async move { provider.client().request::<_, ()>("evm_setAutomine", (on,)).await.map_err(|e| rpc("evm_setAutomine", &e)) };
+        automine(false).await?;
+        let mined = self.mine_together(provider, d, ops, report).await;
+        let restored = automine(true).await;
+        let oks = mined?;
+        restored?;
+        Ok(oks)
+    }
+
+    async fn mine_together(&mut self, provider: &DynProvider, d: &Deployment, ops: &[Op], report: &mut Report) -> crate::Result<Vec<bool>> {
+        let rpc = |what: &str, e: &dyn std::fmt::Display| crate::Error::Rpc(format!("{what}: {e}"));
+        let limit = FIXED_GAS * (ops.len() as u64 + 1);
+        provider.client().request::<_, bool>("evm_setBlockGasLimit", (U256::from(limit),)).await.map_err(|e| rpc("evm_setBlockGasLimit", &e))?;
+        // The latest base fee, not eth_gasPrice: that one follows the tips paid, and these tips
+        // (ordering the block) would make it, and the next block's fees, grow without bound.
+        let latest = provider.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest).await.map_err(|e| rpc("eth_getBlockByNumber", &e))?;
+        let base = u128::from(latest.and_then(|b| b.header.base_fee_per_gas).unwrap_or(1_000_000_000));
+        let mut nonces: BTreeMap<Address, u64> = BTreeMap::new();
+        let mut txs = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let tx = self.transaction(d, op);
+            let from = tx.from.expect("every operation names its sender");
+            let nonce = match nonces.get(&from) {
+                Some(n) => *n,
+                None => provider.get_transaction_count(from).pending().await.map_err(|e| rpc("eth_getTransactionCount", &e))?,
+            };
+            nonces.insert(from, nonce + 1);
+            // 1 gwei of priority less for each later operation: the block keeps the order given.
+            let tip = u128::from((ops.len() - i) as u64) * 1_000_000_000;
+            txs.push(tx.with_nonce(nonce).with_gas_limit(FIXED_GAS).with_gas_price(base * 2 + tip));
+        }
+        let sent = futures::future::join_all(txs.into_iter().map(|tx| async move { provider.client().request::<_, B256>("eth_sendTransaction", (tx,)).await })).await;
+        let hashes = sent.into_iter().zip(ops).map(|(h, op)| h.map_err(|e| rpc(op.kind(), &e))).collect::<crate::Result<Vec<B256>>>()?;
+        provider.client().request::<_, String>("evm_mine", ()).await.map_err(|e| rpc("evm_mine", &e))?;
+        let mut oks = Vec::with_capacity(ops.len());
+        let mut block = None;
+        for (op, hash) in ops.iter().zip(hashes) {
+            let receipt = provider
+                .get_transaction_receipt(hash)
+                .await
+                .map_err(|e| rpc(op.kind(), &e))?
+                .ok_or_else(|| crate::Error::Rpc(format!("{}: not mined by evm_mine (block gas limit?)", op.kind())))?;
+            if block.is_some_and(|b| Some(b) != receipt.block_number) {
+                return Err(crate::Error::Rpc(format!("{}: mined in block {:?}, not with the others in {block:?}", op.kind(), receipt.block_number)));
+            }
+            block = receipt.block_number;
+            oks.push(self.learn(op, &receipt, report));
+        }
+        report.blocks += 1;
+        report.most_in_one_block = report.most_in_one_block.max(ops.len());
+        Ok(oks)
     }
 }

@@ -91,6 +91,13 @@ impl Stack {
         Ok(TestDatabase { network_url: handle.network_url().map(|u| format!("{u}/{name}")), name, pool, url })
     }
 
+    /// A new pool to `db` at MariaDB's current published port: after a stop/start or a network
+    /// fault the port changes, and `db.pool` points at the old one.
+    pub async fn reconnect_database(&self, db: &TestDatabase) -> Result<MySqlPool> {
+        let base = self.mariadb()?.url().await?;
+        Ok(MySqlPoolOptions::new().max_connections(8).connect(&format!("{base}/{}", db.name)).await?)
+    }
+
     pub async fn fresh_redis(&self) -> Result<TestRedis> {
         let handle = self.redis()?;
         let base = handle.url().await?;

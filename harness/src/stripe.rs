@@ -147,9 +147,15 @@ impl Events {
         self.envelope("charge.refunded", object)
     }
 
-    /// `charge.dispute.created` (status `needs_response`) or `.closed` (`won` / `lost`).
+    /// `charge.dispute.created` (an open status such as `needs_response`) or `.closed` (a final one:
+    /// `won`, `lost`, `warning_closed`, `prevented`).
     pub fn dispute(&self, pi: &PaymentIntent, amount: i64, status: &str) -> Event {
-        let kind = if status == "won" || status == "lost" { "charge.dispute.closed" } else { "charge.dispute.created" };
+        let closed = matches!(status, "won" | "lost" | "warning_closed" | "prevented");
+        self.dispute_event(if closed { "charge.dispute.closed" } else { "charge.dispute.created" }, pi, amount, status)
+    }
+
+    /// A dispute event of any type with any status (e.g. a `closed` event whose status ends nothing).
+    pub fn dispute_event(&self, kind: &str, pi: &PaymentIntent, amount: i64, status: &str) -> Event {
         let object = json!({
             "id": pi.id.replacen("pi_", "dp_", 1), "object": "dispute", "amount": amount, "balance_transactions": [],
             "charge": pi.charge_id(), "created": now(), "currency": pi.currency, "enhanced_eligibility_types": [],
@@ -384,6 +390,8 @@ impl Drop for DroppingServer {
 pub struct Delivery {
     pub status: u16,
     pub body: Value,
+    /// From sending the request to the whole answer read: what Stripe's 2 s limit measures.
+    pub elapsed: Duration,
 }
 
 impl Delivery {
@@ -410,10 +418,11 @@ impl Deliverer {
         if let Some(s) = signature {
             request = request.header("Stripe-Signature", s);
         }
+        let started = std::time::Instant::now();
         let response = request.body(body).send().await.map_err(|e| Error::Config(format!("POST {}: {e}", self.url)))?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
-        Ok(Delivery { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+        Ok(Delivery { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)), elapsed: started.elapsed() })
     }
 
     /// One delivery signed now with `secret`.

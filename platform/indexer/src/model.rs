@@ -330,3 +330,197 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The event-to-row rules, table-driven: each case applies changes in order to an empty state
+    //! and names the rows the last change must leave, and the versions it writes.
+    use super::*;
+    use alloy::primitives::address;
+
+    const A: Address = address!("00000000000000000000000000000000000000aa");
+    const B: Address = address!("00000000000000000000000000000000000000bb");
+    const Z: Address = Address::ZERO;
+
+    fn at(block_number: u64, log_index: u64) -> Position {
+        Position { block_number, log_index }
+    }
+
+    fn item(id: u64, owner: Address) -> Item {
+        Item { id, owner, item_type: 1, rarity: 2, condition: 4, boosts: [3; 12], class_affinities: 5, trait_affiliation: 1, equipped_on: 0 }
+    }
+
+    fn mint_robot(id: u64, owner: Address) -> [Change; 2] {
+        [Change::RobotTransfer { from: Z, to: owner, id }, Change::RobotMinted { id, base: [7; 12] }]
+    }
+
+    fn mint_item(id: u64, owner: Address) -> [Change; 2] {
+        [Change::ItemTransfer { from: Z, to: owner, id }, Change::ItemMinted { item: item(id, owner) }]
+    }
+
+    /// Applies `changes` one per log index of block 1 (several changes in one block, as a real
+    /// chain has them); returns the state.
+    fn run(changes: &[Change]) -> Result<State, ApplyError> {
+        let mut s = State::default();
+        for (i, c) in changes.iter().enumerate() {
+            s.apply(at(1, i as u64), c, &|_| false)?;
+        }
+        Ok(s)
+    }
+
+    fn robot(s: &State, id: u64) -> &Robot {
+        &s.robots[&id]
+    }
+
+    #[test]
+    fn every_robot_event_changes_exactly_its_fields() {
+        type Check = fn(&Robot) -> bool;
+        let cases: Vec<(&str, Vec<Change>, Check)> = vec![
+            ("mint: transfer from zero then RobotMinted", mint_robot(1, A).to_vec(), |r| r.owner == A && r.base == [7; 12] && r.xp == 0),
+            ("XpAwarded sets the new total", [mint_robot(1, A).to_vec(), vec![Change::XpAwarded { id: 1, new_xp: 250 }]].concat(), |r| r.xp == 250),
+            (
+                "StatsUpdated sets final stats and level",
+                [mint_robot(1, A).to_vec(), vec![Change::StatsUpdated { id: 1, final_stats: [9; 12], level: 6 }]].concat(),
+                |r| r.final_stats == [9; 12] && r.level == 6 && r.base == [7; 12],
+            ),
+            (
+                "ClassChanged sets class and affiliation",
+                [mint_robot(1, A).to_vec(), vec![Change::ClassChanged { id: 1, class: 11, affiliation: 2 }]].concat(),
+                |r| (r.class, r.affiliation) == (11, 2),
+            ),
+            (
+                "RobotTransfer between two owners moves it",
+                [mint_robot(1, A).to_vec(), vec![Change::RobotTransfer { from: A, to: B, id: 1 }]].concat(),
+                |r| r.owner == B && r.base == [7; 12],
+            ),
+            (
+                "transfers back and forth in one block end with the last owner",
+                [
+                    mint_robot(1, A).to_vec(),
+                    vec![Change::RobotTransfer { from: A, to: B, id: 1 }, Change::RobotTransfer { from: B, to: A, id: 1 }],
+                ]
+                .concat(),
+                |r| r.owner == A,
+            ),
+        ];
+        for (name, changes, check) in cases {
+            let s = run(&changes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(check(robot(&s, 1)), "{name}: {:?}", robot(&s, 1));
+            assert_eq!(s.robot_versions.len(), changes.len(), "{name}: one robot version per change");
+            assert_eq!(s.robot_versions.last().map(|(p, r)| (*p, r)), Some((at(1, changes.len() as u64 - 1), robot(&s, 1))), "{name}: the last version is the row");
+        }
+    }
+
+    #[test]
+    fn equip_and_unequip_update_both_the_robot_and_the_item() {
+        let base = [mint_robot(1, A).to_vec(), mint_item(5, A).to_vec(), mint_item(6, A).to_vec()].concat();
+        let equip = [base.clone(), vec![Change::ItemEquipped { robot: 1, item: 5, slot: 1 }]].concat();
+        let s = run(&equip).expect("equip");
+        assert_eq!(robot(&s, 1).equipped, [5, 0, 0, 0]);
+        assert_eq!(s.items[&5].equipped_on, 1);
+
+        // Mint, equip and unequip in one block: both sides end empty.
+        let unequip = [equip.clone(), vec![Change::ItemUnequipped { robot: 1, item: 5, slot: 1 }]].concat();
+        let s = run(&unequip).expect("unequip");
+        assert_eq!(robot(&s, 1).equipped, [0; 4]);
+        assert_eq!(s.items[&5].equipped_on, 0);
+
+        // Equipping over an occupied slot: the contract emits the old item's unequip first.
+        let swap = [equip, vec![Change::ItemUnequipped { robot: 1, item: 5, slot: 1 }, Change::ItemEquipped { robot: 1, item: 6, slot: 1 }]].concat();
+        let s = run(&swap).expect("swap");
+        assert_eq!(robot(&s, 1).equipped, [6, 0, 0, 0]);
+        assert_eq!((s.items[&5].equipped_on, s.items[&6].equipped_on), (0, 1));
+
+        // An unequip naming another item than the slot holds leaves the slot alone.
+        let stray = [base, vec![Change::ItemEquipped { robot: 1, item: 6, slot: 2 }, Change::ItemUnequipped { robot: 1, item: 5, slot: 2 }]].concat();
+        let s = run(&stray).expect("stray unequip");
+        assert_eq!(robot(&s, 1).equipped, [0, 6, 0, 0]);
+    }
+
+    #[test]
+    fn every_item_event_changes_exactly_its_fields() {
+        let s = run(&mint_item(5, A)).expect("mint");
+        assert_eq!(s.items[&5], item(5, A));
+        let s = run(&[mint_item(5, A).to_vec(), vec![Change::ConditionChanged { id: 5, condition: 1 }]].concat()).expect("condition");
+        assert_eq!(s.items[&5], Item { condition: 1, ..item(5, A) });
+        let s = run(&[mint_item(5, A).to_vec(), vec![Change::ItemTransfer { from: A, to: B, id: 5 }]].concat()).expect("transfer");
+        assert_eq!(s.items[&5], item(5, B), "a transfer between two owners moves it");
+        assert_eq!(s.item_versions.len(), 3);
+    }
+
+    #[test]
+    fn ntc_transfers_update_both_sides() {
+        let one = U256::from(1_000u64);
+        let s = run(&[
+            Change::NtcTransfer { from: Z, to: A, value: one },
+            Change::NtcTransfer { from: A, to: B, value: U256::from(300u64) },
+            Change::NtcTransfer { from: B, to: A, value: U256::from(100u64) },
+            Change::NtcTransfer { from: A, to: Z, value: U256::from(50u64) },
+        ])
+        .expect("transfers");
+        assert_eq!((s.balances[&A], s.balances[&B]), (U256::from(750u64), U256::from(200u64)));
+        let versions: Vec<(Position, Address, U256)> = s.balance_versions.clone();
+        assert_eq!(versions.len(), 1 + 2 + 2 + 1, "a mint and a burn write one side, a transfer both: {versions:?}");
+        assert_eq!(versions[1], (at(1, 1), A, U256::from(700u64)));
+        assert_eq!(versions[2], (at(1, 1), B, U256::from(300u64)));
+        let players: Vec<Address> = s.new_players.iter().map(|(_, a)| *a).collect();
+        assert_eq!(players, vec![A, B], "each new player once, zero never");
+    }
+
+    #[test]
+    fn events_naming_unknown_entities_or_overdrawing_are_errors() {
+        assert_eq!(run(&[Change::XpAwarded { id: 3, new_xp: 1 }]).unwrap_err(), ApplyError::UnknownRobot(at(1, 0), 3));
+        assert_eq!(run(&[Change::ConditionChanged { id: 4, condition: 1 }]).unwrap_err(), ApplyError::UnknownItem(at(1, 0), 4));
+        assert_eq!(
+            run(&[Change::NtcTransfer { from: A, to: B, value: U256::from(1u64) }]).unwrap_err(),
+            ApplyError::NegativeBalance(at(1, 0), A)
+        );
+    }
+
+    #[test]
+    fn needs_name_every_row_a_change_touches() {
+        let cases = [
+            (Change::RobotTransfer { from: A, to: B, id: 1 }, Needs { robots: vec![1], players: vec![A, B], ..Needs::default() }),
+            (Change::RobotTransfer { from: Z, to: B, id: 1 }, Needs { robots: vec![1], players: vec![B], ..Needs::default() }),
+            (Change::ItemTransfer { from: A, to: B, id: 5 }, Needs { items: vec![5], players: vec![A, B], ..Needs::default() }),
+            (Change::ItemEquipped { robot: 1, item: 5, slot: 1 }, Needs { robots: vec![1], items: vec![5], ..Needs::default() }),
+            (Change::ItemUnequipped { robot: 1, item: 5, slot: 1 }, Needs { robots: vec![1], items: vec![5], ..Needs::default() }),
+            (Change::NtcTransfer { from: A, to: B, value: U256::from(1u64) }, Needs { balances: vec![A, B], players: vec![A, B], ..Needs::default() }),
+            (Change::ConditionChanged { id: 5, condition: 1 }, Needs { items: vec![5], ..Needs::default() }),
+            (Change::Other, Needs::default()),
+        ];
+        for (change, want) in cases {
+            let mut got = Needs::default();
+            change.needs(&mut got);
+            assert_eq!(got, want, "{change:?}");
+        }
+    }
+
+    #[test]
+    fn decode_reads_every_event_type_of_the_three_contracts() {
+        use alloy::primitives::LogData;
+        let contracts = Contracts { robot: address!("0000000000000000000000000000000000000001"), item: address!("0000000000000000000000000000000000000002"), ntc: address!("0000000000000000000000000000000000000003") };
+        let log = |address: Address, data: LogData| Log { address, data };
+        let n = U256::from;
+        let cases: Vec<(Log, &str, Change)> = vec![
+            (log(contracts.robot, BunkerguardRobot::Transfer { from: A, to: B, tokenId: n(1) }.encode_log_data()), "RobotTransfer", Change::RobotTransfer { from: A, to: B, id: 1 }),
+            (log(contracts.robot, BunkerguardRobot::RobotMinted { robotId: n(1), owner: A, baseStats: [7; 12] }.encode_log_data()), "RobotMinted", Change::RobotMinted { id: 1, base: [7; 12] }),
+            (log(contracts.robot, BunkerguardRobot::XpAwarded { robotId: n(1), amount: 5, newXp: 25 }.encode_log_data()), "XpAwarded", Change::XpAwarded { id: 1, new_xp: 25 }),
+            (
+                log(contracts.robot, BunkerguardRobot::ItemEquipped { robotId: n(1), itemId: n(5), slot: 2, previousItemId: n(0) }.encode_log_data()),
+                "ItemEquipped",
+                Change::ItemEquipped { robot: 1, item: 5, slot: 2 },
+            ),
+            (log(contracts.robot, BunkerguardRobot::ItemUnequipped { robotId: n(1), itemId: n(5), slot: 2 }.encode_log_data()), "ItemUnequipped", Change::ItemUnequipped { robot: 1, item: 5, slot: 2 }),
+            (log(contracts.robot, BunkerguardRobot::StatsUpdated { robotId: n(1), finalStats: [9; 12], level: 3 }.encode_log_data()), "StatsUpdated", Change::StatsUpdated { id: 1, final_stats: [9; 12], level: 3 }),
+            (log(contracts.item, BunkerItem::Transfer { from: Z, to: A, tokenId: n(5) }.encode_log_data()), "ItemTransfer", Change::ItemTransfer { from: Z, to: A, id: 5 }),
+            (log(contracts.item, BunkerItem::ConditionChanged { itemId: n(5), oldCondition: 4, newCondition: 2 }.encode_log_data()), "ConditionChanged", Change::ConditionChanged { id: 5, condition: 2 }),
+            (log(contracts.ntc, NTCToken::Transfer { from: A, to: B, value: n(7) }.encode_log_data()), "NtcTransfer", Change::NtcTransfer { from: A, to: B, value: n(7) }),
+            // The same event from an address we do not index is foreign, whatever it says.
+            (log(A, NTCToken::Transfer { from: A, to: B, value: n(7) }.encode_log_data()), "Foreign", Change::Other),
+        ];
+        for (l, name, change) in cases {
+            assert_eq!(decode(&contracts, &l), (name, change.clone()), "{name}");
+        }
+    }
+}

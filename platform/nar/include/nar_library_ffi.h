@@ -230,6 +230,10 @@ enum NarResultCode init_default_params_ffi(struct GenerateParamsC *params);
 
 /**
  * Loads the model. Not thread-safe; once until `shutdown_nar_engine_ffi`.
+ *
+ * The state is claimed first (UNINITIALIZED or ERROR to INITIALIZING), so a second init answers
+ * `ENGINE_ALREADY_INITIALIZED` whatever its config holds; the model loads without holding the
+ * engine lock, so status answers at once from any thread while it loads.
  */
 enum NarResultCode init_nar_engine_ffi(const struct NarConfigC *config);
 
@@ -254,14 +258,17 @@ enum NarResultCode generate_text_streaming_nar_ffi(const struct GenerateParamsC 
 enum NarResultCode free_nar_generated_text_ffi(struct NarGeneratedTextC *text);
 
 /**
- * Thread-safe; no allocation. Works in every state (before init it reports UNINITIALIZED).
+ * Thread-safe; no allocation; never waits for init, generation or shutdown. Without an engine
+ * (UNINITIALIZED or ERROR) it still fills the report, with `last_error`, and answers
+ * `ENGINE_NOT_INITIALIZED`; while the engine loads, runs or shuts down it answers `NAR_SUCCESS`.
  */
 enum NarResultCode get_nar_status_ffi(struct NarStatusReportC *report);
 
 enum NarResultCode get_nar_version_ffi(uint32_t *major, uint32_t *minor, uint32_t *patch);
 
 /**
- * This build runs on the CPU only: always false.
+ * This build runs on the CPU only: always false (written also without an engine, where the
+ * answer is `ENGINE_NOT_INITIALIZED`).
  */
 enum NarResultCode check_gpu_support_ffi(bool *supported);
 
@@ -284,6 +291,7 @@ enum NarResultCode validate_model_file_ffi(const char *path, bool *is_valid, cha
 
 /**
  * Cancels what runs, waits for it to finish (up to 30 s), and frees the model. Not thread-safe.
+ * The state is SHUTTING_DOWN for the whole wait, and status reports it from any thread.
  */
 enum NarResultCode shutdown_nar_engine_ffi(void);
 

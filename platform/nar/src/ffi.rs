@@ -58,6 +58,18 @@ fn guarded(name: &str, body: impl FnOnce() -> Result<(), Failure>) -> NarResultC
     }
 }
 
+/// As [`guarded`], except that `ENGINE_NOT_INITIALIZED` is an answer rather than a failure: it leaves
+/// `last_error` alone, so that a client can read the message of the failure it is asking about.
+fn quiet_when_uninitialised(name: &str, body: impl FnOnce() -> Result<(), Failure>) -> NarResultCode {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Err(f)) if f.code == NAR_ERROR_ENGINE_NOT_INITIALIZED => f.code,
+        other => guarded(name, move || match other {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+    }
+}
+
 fn invalid(message: impl Into<String>) -> Failure {
     Failure::new(NAR_ERROR_INVALID_PARAMS, message)
 }
@@ -103,6 +115,12 @@ fn current() -> Result<Arc<Engine>, Failure> {
         .unwrap_or_else(|p| p.into_inner())
         .clone()
         .ok_or_else(|| Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is not initialised"))
+}
+
+/// nar-ffi.md: without an engine (before the first init, or after shutdown), calls other
+/// than init answer `ENGINE_NOT_INITIALIZED`. The state is checked before any argument.
+fn require_engine() -> Result<(), Failure> {
+    current().map(drop)
 }
 
 fn finite(v: f32, what: &str, range: std::ops::RangeInclusive<f32>) -> Result<f32, Failure> {
@@ -198,18 +216,26 @@ fn settings(c: &NarConfigC) -> Result<Settings, Failure> {
 }
 
 /// Loads the model. Not thread-safe; once until `shutdown_nar_engine_ffi`.
+///
+/// The state is claimed first (UNINITIALIZED or ERROR to INITIALIZING), so a second init answers
+/// `ENGINE_ALREADY_INITIALIZED` whatever its config holds; the model loads without holding the
+/// engine lock, so status answers at once from any thread while it loads.
 #[unsafe(no_mangle)]
 pub extern "C" fn init_nar_engine_ffi(config: *const NarConfigC) -> NarResultCode {
     guarded("init_nar_engine_ffi", || {
-        let settings = settings(non_null(config, "config")?)?;
-        let mut slot = ENGINE.write().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some() {
-            return Err(Failure::new(NAR_ERROR_ENGINE_ALREADY_INITIALIZED, "the engine is already initialised; shut it down first"));
-        }
-        set_status(NarEngineStatus::NAR_STATUS_INITIALIZING);
+        let before = claim(&[NarEngineStatus::NAR_STATUS_UNINITIALIZED, NarEngineStatus::NAR_STATUS_ERROR], NarEngineStatus::NAR_STATUS_INITIALIZING)
+            .map_err(|_| Failure::new(NAR_ERROR_ENGINE_ALREADY_INITIALIZED, "the engine is already initialised; shut it down first"))?;
+        let settings = match non_null(config, "config").and_then(settings) {
+            Ok(s) => s,
+            Err(f) => {
+                // Bad input changes nothing: the state is what it was.
+                set_status(before);
+                return Err(f);
+            }
+        };
         match Engine::load(settings) {
             Ok(engine) => {
-                *slot = Some(Arc::new(engine));
+                *ENGINE.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(engine));
                 set_status(NarEngineStatus::NAR_STATUS_READY);
                 Ok(())
             }
@@ -219,6 +245,17 @@ pub extern "C" fn init_nar_engine_ffi(config: *const NarConfigC) -> NarResultCod
             }
         }
     })
+}
+
+/// Moves the state from one of `from` to `to` atomically; returns the state it left, or the state
+/// that refused the move.
+fn claim(from: &[NarEngineStatus], to: NarEngineStatus) -> Result<NarEngineStatus, NarEngineStatus> {
+    for &f in from {
+        if STATUS.compare_exchange(f as u32, to as u32, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            return Ok(f);
+        }
+    }
+    Err(status())
 }
 
 fn request(engine: &Engine, p: &GenerateParamsC) -> Result<Request, Failure> {
@@ -348,11 +385,14 @@ pub extern "C" fn free_nar_generated_text_ffi(text: *mut NarGeneratedTextC) -> N
     })
 }
 
-/// Thread-safe; no allocation. Works in every state (before init it reports UNINITIALIZED).
+/// Thread-safe; no allocation; never waits for init, generation or shutdown. Without an engine
+/// (UNINITIALIZED or ERROR) it still fills the report, with `last_error`, and answers
+/// `ENGINE_NOT_INITIALIZED`; while the engine loads, runs or shuts down it answers `NAR_SUCCESS`.
 #[unsafe(no_mangle)]
 pub extern "C" fn get_nar_status_ffi(report: *mut NarStatusReportC) -> NarResultCode {
-    guarded("get_nar_status_ffi", || {
+    quiet_when_uninitialised("get_nar_status_ffi", || {
         let report = non_null_mut(report, "report")?;
+        // Writers hold the lock only to swap the pointer, never across a load or a wait.
         let engine = ENGINE.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut last_error = [0 as c_char; NAR_MAX_ERROR_MESSAGE];
         {
@@ -391,8 +431,14 @@ pub extern "C" fn get_nar_status_ffi(report: *mut NarStatusReportC) -> NarResult
                 r.status = NarEngineStatus::NAR_STATUS_GENERATING;
             }
         }
+        let state = r.status;
         *report = r;
-        Ok(())
+        match state {
+            NarEngineStatus::NAR_STATUS_UNINITIALIZED | NarEngineStatus::NAR_STATUS_ERROR => {
+                Err(Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is not initialised"))
+            }
+            _ => Ok(()),
+        }
     })
 }
 
@@ -405,11 +451,17 @@ pub extern "C" fn get_nar_version_ffi(major: *mut u32, minor: *mut u32, patch: *
     })
 }
 
-/// This build runs on the CPU only: always false.
+/// This build runs on the CPU only: always false (written also without an engine, where the
+/// answer is `ENGINE_NOT_INITIALIZED`).
 #[unsafe(no_mangle)]
 pub extern "C" fn check_gpu_support_ffi(supported: *mut bool) -> NarResultCode {
     guarded("check_gpu_support_ffi", || {
-        *non_null_mut(supported, "supported")? = false;
+        // SAFETY: a non-NULL pointer is the caller's bool.
+        if let Some(s) = unsafe { supported.as_mut() } {
+            *s = false;
+        }
+        require_engine()?;
+        non_null_mut(supported, "supported")?;
         Ok(())
     })
 }
@@ -469,6 +521,10 @@ pub extern "C" fn validate_model_file_ffi(path: *const c_char, is_valid: *mut bo
             }
         };
         write("");
+        if let Err(f) = require_engine() {
+            write(&f.message);
+            return Err(f);
+        }
         let path = match string(path, "path", NAR_MAX_MODEL_PATH) {
             Ok(p) => p,
             Err(f) => {
@@ -489,14 +545,19 @@ pub extern "C" fn validate_model_file_ffi(path: *const c_char, is_valid: *mut bo
 }
 
 /// Cancels what runs, waits for it to finish (up to 30 s), and frees the model. Not thread-safe.
+/// The state is SHUTTING_DOWN for the whole wait, and status reports it from any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn shutdown_nar_engine_ffi() -> NarResultCode {
     guarded("shutdown_nar_engine_ffi", || {
-        let mut slot = ENGINE.write().unwrap_or_else(|p| p.into_inner());
-        let Some(engine) = slot.take() else {
+        claim(&[NarEngineStatus::NAR_STATUS_READY], NarEngineStatus::NAR_STATUS_SHUTTING_DOWN).map_err(|state| match state {
+            NarEngineStatus::NAR_STATUS_INITIALIZING => Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is still initialising"),
+            NarEngineStatus::NAR_STATUS_SHUTTING_DOWN => Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is already shutting down"),
+            _ => Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is not initialised"),
+        })?;
+        let Some(engine) = ENGINE.write().unwrap_or_else(|p| p.into_inner()).take() else {
+            set_status(NarEngineStatus::NAR_STATUS_UNINITIALIZED);
             return Err(Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is not initialised"));
         };
-        set_status(NarEngineStatus::NAR_STATUS_SHUTTING_DOWN);
         CANCEL_EPOCH.fetch_add(1, Ordering::SeqCst);
         let deadline = Instant::now() + Duration::from_secs(30);
         // Generations in flight hold their own reference; they end at their next token.

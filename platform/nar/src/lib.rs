@@ -7,10 +7,21 @@
 //! - **Narrative requests** travel in `GenerateParamsC.context` as
 //!   `narrative=<CONTEXT_TYPE>;class=<BunkerClass>;affiliation=<ClassAffiliation>`; the prompt is
 //!   the event ([`narrative`]). Other context text is background for the system message.
-//! - **Informational calls work in every state**: status (UNINITIALIZED before init), version,
-//!   GPU support, error descriptions, default config/params, model-file validation and free. The
-//!   engine-bound calls (generate, streaming, cancel, a second shutdown) give
-//!   `ENGINE_NOT_INITIALIZED` without an engine.
+//! - **Without an engine** (before the first init, after a failed init, after shutdown: one state)
+//!   calls other than init answer `ENGINE_NOT_INITIALIZED`, as the spec says for "after shutdown":
+//!   generate, streaming, cancel, shutdown, `check_gpu_support_ffi` (it still writes false) and
+//!   `validate_model_file_ffi` (it writes the reason). The state is checked before the arguments.
+//!   `get_nar_status_ffi` answers `ENGINE_NOT_INITIALIZED` too but still fills the report
+//!   (UNINITIALIZED or ERROR, and `last_error`): it is how a client reads why an init failed.
+//!   Five calls work without an engine, because a client needs them there:
+//!   `init_default_config_ffi` and `init_default_params_ffi` (they build the config of the init
+//!   that the spec allows after shutdown), `get_nar_version_ffi` (a client checks the ABI before
+//!   it inits), `get_nar_error_description_ffi` (it returns a string, not a code) and
+//!   `free_nar_generated_text_ffi` (a text generated before shutdown is the caller's and must
+//!   still be freeable, or it leaks).
+//! - **State first, then input**: a second init answers `ENGINE_ALREADY_INITIALIZED` whatever its
+//!   config holds. Status answers at once from any thread: init loads the model and shutdown waits
+//!   for generations without holding the engine lock, so INITIALIZING and SHUTTING_DOWN are seen.
 //! - **Errors**: the code is the answer; the message of the last failure (any thread) is in the
 //!   status report's `last_error`, and `validate_model_file_ffi` writes its own.
 //! - **Deterministic** means greedy sampling; `seed` only matters for sampled requests.

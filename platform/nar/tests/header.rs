@@ -26,3 +26,4 @@ fn the_checked_in_header_matches_the_code() {
          NAR_BLESS_HEADER=1 cargo nextest run -p mve-nar -E 'binary(header)'\n--- generated ---\n{generated}"
     );
 }
+

@@ -146,7 +146,7 @@ async fn create_purchase(State(app): State<App>, body: Result<Json<NewPurchase>,
             // Definitely not created (Stripe said no): the purchase failed. Unknown (no answer):
             // it stays PENDING, and a webhook naming it will settle it.
             if !matches!(e, StripeError::Unreachable { .. }) && !e.is_rate_limit() && !matches!(e, StripeError::Api { status: 500..=599, .. }) {
-                let _ = sqlx::query("UPDATE purchases SET status = 'FAILED', failure_reason = ? WHERE id = ?").bind(e.to_string()).bind(&id).execute(&app.pool).await;
+                let _ = sqlx::query("UPDATE purchases SET status = 'FAILED', failure_reason = ?, failure_key = '' WHERE id = ?").bind(e.to_string()).bind(&id).execute(&app.pool).await;
             }
             app.metrics.purchases.with_label_values(&[outcome]).inc();
             (status, Json(json!({ "error": message, "code": outcome, "purchase_id": id, "stripe": e.to_string() }))).into_response()
@@ -182,16 +182,21 @@ async fn purchase(State(app): State<App>, Path(id): Path<String>) -> Response {
         .fetch_optional(&app.pool)
         .await
     {
-        Ok(Some(r)) => Json(json!({
-            "purchase_id": id,
-            "player_id": r.get::<String, _>(0),
-            "credits": r.get::<i64, _>(1),
-            "status": r.get::<String, _>(2),
-            "payment_intent": r.get::<Option<String>, _>(3),
-            "failure_reason": r.get::<Option<String>, _>(4),
-            "review_reason": r.get::<Option<String>, _>(5),
-        }))
-        .into_response(),
+        Ok(Some(r)) => {
+            // A reason is shown with the status it explains: facts that lost the merge (a failure
+            // before a success, say) stay stored but do not describe the purchase.
+            let status = r.get::<String, _>(2);
+            Json(json!({
+                "purchase_id": id,
+                "player_id": r.get::<String, _>(0),
+                "credits": r.get::<i64, _>(1),
+                "payment_intent": r.get::<Option<String>, _>(3),
+                "failure_reason": if status == "FAILED" { r.get::<Option<String>, _>(4) } else { None },
+                "review_reason": if status == "REVIEW" { r.get::<Option<String>, _>(5) } else { None },
+                "status": status,
+            }))
+            .into_response()
+        }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no purchase {id}")),
         Err(e) => db_down(e),
     }

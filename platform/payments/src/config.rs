@@ -21,6 +21,8 @@ pub struct Config {
     pub stripe_backoff: Duration,
     /// Largest webhook body accepted.
     pub max_body_bytes: usize,
+    /// Everything a webhook delivery waits for ends by then (payments.md: answer within 2 s).
+    pub webhook_deadline: Duration,
 }
 
 impl Config {
@@ -53,6 +55,10 @@ impl Config {
             stripe_timeout: Duration::from_millis(number("PAYMENTS_STRIPE_TIMEOUT_MS", 1_000)?),
             stripe_backoff: Duration::from_millis(number("PAYMENTS_STRIPE_BACKOFF_MS", 50)?),
             max_body_bytes: number("PAYMENTS_MAX_BODY_BYTES", 256 * 1024)? as usize,
+            webhook_deadline: match number("PAYMENTS_WEBHOOK_DEADLINE_MS", 1_500)? {
+                ms @ 1..=1_900 => Duration::from_millis(ms),
+                ms => return Err(format!("PAYMENTS_WEBHOOK_DEADLINE_MS={ms}: 1..=1900 (Stripe's endpoint must answer within 2 s)")),
+            },
         })
     }
 }

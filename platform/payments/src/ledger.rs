@@ -1,11 +1,11 @@
 //! The credit ledger: purchases, the facts Stripe's events establish about them, and the lines
 //! those facts are worth.
 //!
-//! Order independence: an event only *merges* a fact into its purchase (success is sticky, the
-//! refunded amount is the largest seen, a closed dispute stays closed), and the ledger then books the
-//! difference between what the merged facts are worth and what is booked already. Any arrival
-//! order of the same events ends at the same facts, hence at the same lines and balance.
-//! Refunds and disputes before the success are kept as facts and booked with it.
+//! Order independence: an event only *merges* a fact into its purchase, and both the status and the
+//! ledger are functions of the merged facts, never of the order they came in (README: "Order
+//! independence", with the merge of every pair of terminal facts). The ledger books the difference
+//! between what the merged facts are worth and what is booked already. Refunds and disputes before
+//! the success are kept as facts and booked with it.
 
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySqlConnection, Row};
@@ -16,14 +16,40 @@ pub const MAX_CREDITS: i64 = 100_000;
 /// What one event says about its purchase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact {
-    /// `payment_intent.succeeded`, with the amount and currency of the current PaymentIntent.
-    Succeeded { amount_received: i64, currency: String },
-    Failed { reason: String },
+    /// `payment_intent.succeeded`, with the amount, currency and `metadata.credits` of the
+    /// current PaymentIntent.
+    Succeeded { amount_received: i64, currency: String, metadata_credits: Option<i64> },
+    /// `key` orders failures: the latest (event created, event id) names the reason.
+    Failed { reason: String, key: String },
     Canceled,
     /// Cumulative: the charge's `amount_refunded`.
     Refunded { amount_refunded: i64 },
     DisputeCreated { amount: i64 },
-    DisputeClosed { won: bool, amount: i64 },
+    /// `charge.dispute.closed` with Stripe's dispute status.
+    DisputeClosed { status: String, amount: i64 },
+}
+
+/// Dispute statuses that give the held credits back: `won`, and the end of an inquiry that never
+/// became a chargeback (`warning_closed`; Stripe takes no funds for inquiries) or that Stripe
+/// prevented (`prevented`).
+pub const RELEASING_DISPUTE_STATUSES: [&str; 3] = ["won", "warning_closed", "prevented"];
+
+/// What a purchase's status is, given its facts; the same facts give the same status in any order.
+/// A verified, matching success wins over everything (the money arrived); a mismatched success is
+/// REVIEW unless a matching one is known; a cancellation wins over a failure (it is the intent's
+/// last word); a failure wins over nothing.
+pub fn status_of(succeeded: bool, review: bool, canceled: bool, failed: bool) -> &'static str {
+    if succeeded {
+        "SUCCEEDED"
+    } else if review {
+        "REVIEW"
+    } else if canceled {
+        "CANCELLED"
+    } else if failed {
+        "FAILED"
+    } else {
+        "PENDING"
+    }
 }
 
 /// How an event names its purchase.
@@ -100,8 +126,8 @@ pub async fn apply(pool: &MySqlPool, event_id: &str, event_type: &str, object: &
         PurchaseRef::PaymentIntent(pi) => ("payment_intent_id", pi.as_str()),
     };
     let row = sqlx::query(&format!(
-        "SELECT id, player_id, credits, status, refunded_cents, dispute_status, dispute_cents, booked_purchase, booked_refund, booked_hold, hold_taken, booked_loss \
-         FROM purchases WHERE {column} = ? FOR UPDATE"
+        "SELECT id, player_id, credits, status, refunded_cents, dispute_status, dispute_cents, booked_purchase, booked_refund, booked_hold, hold_taken, booked_loss, \
+         succeeded, canceled, failure_key, failure_reason, review_reason, booked_release FROM purchases WHERE {column} = ? FOR UPDATE"
     ))
     .bind(value)
     .fetch_optional(&mut *tx)
@@ -115,7 +141,6 @@ pub async fn apply(pool: &MySqlPool, event_id: &str, event_type: &str, object: &
         id: row.try_get("id")?,
         player: row.try_get("player_id")?,
         credits: row.try_get("credits")?,
-        status: row.try_get("status")?,
         refunded_cents: row.try_get("refunded_cents")?,
         dispute_status: row.try_get("dispute_status")?,
         dispute_cents: row.try_get("dispute_cents")?,
@@ -124,17 +149,22 @@ pub async fn apply(pool: &MySqlPool, event_id: &str, event_type: &str, object: &
         booked_hold: row.try_get("booked_hold")?,
         hold_taken: row.try_get("hold_taken")?,
         booked_loss: row.try_get::<i8, _>("booked_loss")? != 0,
-        review_reason: None,
-        failure_reason: None,
+        succeeded: row.try_get::<i8, _>("succeeded")? != 0,
+        canceled: row.try_get::<i8, _>("canceled")? != 0,
+        failure_key: row.try_get("failure_key")?,
+        failure_reason: row.try_get("failure_reason")?,
+        review_reason: row.try_get("review_reason")?,
+        booked_release: row.try_get::<i8, _>("booked_release")? != 0,
     };
     let outcome = p.merge(fact);
     let source = Source { player: &p.player.clone(), purchase: &p.id.clone(), object, event: event_id };
     p.book(&mut tx, &source).await?;
     sqlx::query(
         "UPDATE purchases SET status = ?, refunded_cents = ?, dispute_status = ?, dispute_cents = ?, booked_purchase = ?, booked_refund = ?, \
-         booked_hold = ?, hold_taken = ?, booked_loss = ?, review_reason = COALESCE(?, review_reason), failure_reason = COALESCE(?, failure_reason) WHERE id = ?",
+         booked_hold = ?, hold_taken = ?, booked_loss = ?, review_reason = ?, failure_reason = ?, succeeded = ?, canceled = ?, failure_key = ?, \
+         booked_release = ? WHERE id = ?",
     )
-    .bind(&p.status)
+    .bind(p.status())
     .bind(p.refunded_cents)
     .bind(&p.dispute_status)
     .bind(p.dispute_cents)
@@ -145,6 +175,10 @@ pub async fn apply(pool: &MySqlPool, event_id: &str, event_type: &str, object: &
     .bind(p.booked_loss as i8)
     .bind(&p.review_reason)
     .bind(&p.failure_reason)
+    .bind(p.succeeded as i8)
+    .bind(p.canceled as i8)
+    .bind(&p.failure_key)
+    .bind(p.booked_release as i8)
     .bind(&p.id)
     .execute(&mut *tx)
     .await?;
@@ -162,7 +196,6 @@ struct Purchase {
     id: String,
     player: String,
     credits: i64,
-    status: String,
     refunded_cents: i64,
     dispute_status: Option<String>,
     dispute_cents: i64,
@@ -171,40 +204,45 @@ struct Purchase {
     booked_hold: i64,
     hold_taken: i64,
     booked_loss: bool,
-    review_reason: Option<String>,
+    succeeded: bool,
+    canceled: bool,
+    failure_key: Option<String>,
     failure_reason: Option<String>,
+    review_reason: Option<String>,
+    booked_release: bool,
 }
 
 impl Purchase {
+    fn status(&self) -> &'static str {
+        status_of(self.succeeded, self.review_reason.is_some(), self.canceled, self.failure_reason.is_some())
+    }
+
     fn merge(&mut self, fact: &Fact) -> Outcome {
         match fact {
-            Fact::Succeeded { amount_received, currency } => {
-                if self.status == "SUCCEEDED" {
-                    return Outcome::Applied;
-                }
-                if *amount_received != self.credits || currency != "usd" {
-                    self.status = "REVIEW".into();
+            Fact::Succeeded { amount_received, currency, metadata_credits } => {
+                // payments.md: the amount received must equal metadata.credits cents, in usd. The
+                // intent's metadata must also name this purchase's credits: we credit those.
+                let matches = Some(*amount_received) == *metadata_credits && *metadata_credits == Some(self.credits) && currency == "usd";
+                if matches {
+                    self.succeeded = true;
+                } else if self.review_reason.is_none() {
+                    let meta = metadata_credits.map_or("none".to_string(), |c| c.to_string());
                     self.review_reason = Some(format!(
-                        "received {amount_received} {currency}, expected {} usd for {} credits",
+                        "received {amount_received} {currency}; metadata.credits {meta}; the purchase is {} credits ({} usd cents)",
                         self.credits, self.credits
                     ));
+                }
+                if self.status() == "REVIEW" {
                     return Outcome::FlaggedForReview;
                 }
-                if self.status != "REVIEW" {
-                    self.status = "SUCCEEDED".into();
-                }
             }
-            Fact::Failed { reason } => {
-                if self.status == "PENDING" {
-                    self.status = "FAILED".into();
+            Fact::Failed { reason, key } => {
+                if self.failure_key.as_deref().is_none_or(|k| k < key.as_str()) {
+                    self.failure_key = Some(key.clone());
                     self.failure_reason = Some(reason.clone());
                 }
             }
-            Fact::Canceled => {
-                if self.status == "PENDING" {
-                    self.status = "CANCELLED".into();
-                }
-            }
+            Fact::Canceled => self.canceled = true,
             Fact::Refunded { amount_refunded } => self.refunded_cents = self.refunded_cents.max(*amount_refunded),
             Fact::DisputeCreated { amount } => {
                 if self.dispute_status.is_none() {
@@ -212,8 +250,13 @@ impl Purchase {
                     self.dispute_cents = *amount;
                 }
             }
-            Fact::DisputeClosed { won, amount } => {
-                self.dispute_status = Some(if *won { "won" } else { "lost" }.into());
+            Fact::DisputeClosed { status, amount } => {
+                if RELEASING_DISPUTE_STATUSES.contains(&status.as_str()) || status == "lost" {
+                    self.dispute_status = Some(status.clone());
+                } else if self.dispute_status.is_none() {
+                    // Closed, but with a status that ends nothing: the hold stays.
+                    self.dispute_status = Some("open".into());
+                }
                 self.dispute_cents = *amount;
             }
         }
@@ -223,7 +266,7 @@ impl Purchase {
     /// Books the difference between what the facts are worth and what is booked, always in the
     /// same order: purchase, refund, hold, release, loss.
     async fn book(&mut self, conn: &mut MySqlConnection, s: &Source<'_>) -> Result<(), sqlx::Error> {
-        if self.status != "SUCCEEDED" {
+        if self.status() != "SUCCEEDED" {
             return Ok(());
         }
         if self.booked_purchase < self.credits {
@@ -235,13 +278,23 @@ impl Purchase {
             debit(conn, s, refund - self.booked_refund, "REFUND").await?;
             self.booked_refund = refund;
         }
-        if self.dispute_status.is_some() && self.dispute_cents > self.booked_hold {
+        if self.dispute_status.is_some() && !self.booked_release && self.dispute_cents > self.booked_hold {
             self.hold_taken += debit(conn, s, self.dispute_cents - self.booked_hold, "DISPUTE_HOLD").await?;
             self.booked_hold = self.dispute_cents;
         }
-        if self.dispute_status.as_deref() == Some("won") && self.hold_taken > 0 {
-            credit(conn, s, self.hold_taken, "DISPUTE_RELEASE").await?;
+        let released = self.dispute_status.as_deref().is_some_and(|d| RELEASING_DISPUTE_STATUSES.contains(&d));
+        if released && !self.booked_release {
+            // The hold is released completely: what it took comes back, and what it could not take
+            // (a debt line) is forgiven by a debt line of the opposite sign.
+            if self.hold_taken > 0 {
+                credit(conn, s, self.hold_taken, "DISPUTE_RELEASE").await?;
+            }
+            let owed = self.booked_hold - self.hold_taken;
+            if owed > 0 {
+                debt(conn, s, -owed, "DISPUTE_RELEASE").await?;
+            }
             self.hold_taken = 0;
+            self.booked_release = true;
         }
         if self.dispute_status.as_deref() == Some("lost") && !self.booked_loss {
             // The hold already took the credits: the loss line makes it final, for 0.
@@ -286,17 +339,23 @@ async fn debit(conn: &mut MySqlConnection, s: &Source<'_>, amount: i64, kind: &s
         sqlx::query("UPDATE balances SET credits = credits - ? WHERE player_id = ?").bind(take).bind(s.player).execute(&mut *conn).await?;
     }
     if amount > take {
-        sqlx::query("INSERT INTO debts (player_id, shortfall, kind, purchase_id, stripe_object, stripe_event) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(s.player)
-            .bind(amount - take)
-            .bind(kind)
-            .bind(s.purchase)
-            .bind(s.object)
-            .bind(s.event)
-            .execute(&mut *conn)
-            .await?;
+        debt(conn, s, amount - take, kind).await?;
     }
     Ok(take)
+}
+
+/// A debt line: a shortfall owed (positive) or forgiven (negative).
+async fn debt(conn: &mut MySqlConnection, s: &Source<'_>, shortfall: i64, kind: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO debts (player_id, shortfall, kind, purchase_id, stripe_object, stripe_event) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(s.player)
+        .bind(shortfall)
+        .bind(kind)
+        .bind(s.purchase)
+        .bind(s.object)
+        .bind(s.event)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Spends credits in the game (a SPEND line); refuses to go below zero.

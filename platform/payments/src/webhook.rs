@@ -11,6 +11,7 @@ use stripe_webhook::{EventObject, Webhook, WebhookError};
 
 use crate::api::App;
 use crate::ledger::{self, Fact, Outcome, PurchaseRef};
+use crate::stripe_api::StripeError;
 
 fn answer(status: StatusCode, outcome: &str, message: impl Into<String>) -> Response {
     (status, Json(json!({ "outcome": outcome, "message": message.into() }))).into_response()
@@ -21,13 +22,17 @@ fn now() -> i64 {
 }
 
 pub async fn receive(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let response = handle(&app, &headers, &body).await;
+    let deadline = tokio::time::Instant::now() + app.config.webhook_deadline;
+    let response = handle(&app, &headers, &body, deadline).await;
     let outcome = response.1;
     app.metrics.webhooks.with_label_values(&[outcome]).inc();
     response.0
 }
 
-async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> (Response, &'static str) {
+/// Every wait (Stripe's read, the database) ends by `deadline`, so the endpoint answers within
+/// payments.md's 2 s whatever is slow: work that cannot finish by then answers 503, and Stripe's
+/// retry does it later, exactly once (the event id is recorded in the transaction that applies it).
+async fn handle(app: &App, headers: &HeaderMap, body: &[u8], deadline: tokio::time::Instant) -> (Response, &'static str) {
     let bad = |outcome: &'static str, m: String| (answer(StatusCode::BAD_REQUEST, outcome, m), outcome);
     let Some(signature) = headers.get("stripe-signature").and_then(|v| v.to_str().ok()) else {
         return bad("rejected_signature", "missing Stripe-Signature header".into());
@@ -57,11 +62,15 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> (Response, &'sta
         );
     }
     let event_id = event.id.to_string();
+    let created = event.created;
     let event_type = event.type_.to_string();
     let (object, target, fact) = match event.data.object {
         EventObject::PaymentIntentSucceeded(pi) => {
             // The event's copy may be stale: what counts is the PaymentIntent as Stripe has it now.
-            let current = match app.stripe.payment_intent(pi.id.as_str()).await {
+            let read = tokio::time::timeout_at(deadline, app.stripe.payment_intent(pi.id.as_str())).await;
+            let current = match read.unwrap_or_else(|_| {
+                Err(StripeError::Unreachable { attempts: 0, last: format!("no answer within the {} ms webhook deadline", app.config.webhook_deadline.as_millis()) })
+            }) {
                 Ok(c) => c,
                 Err(e) => {
                     return (
@@ -75,10 +84,14 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> (Response, &'sta
                 None => PurchaseRef::PaymentIntent(current.id.clone()),
             };
             let fact = if current.status == "succeeded" {
-                Fact::Succeeded { amount_received: current.amount_received, currency: current.currency.to_lowercase() }
+                Fact::Succeeded {
+                    amount_received: current.amount_received,
+                    currency: current.currency.to_lowercase(),
+                    metadata_credits: current.metadata.get("credits").and_then(|c| c.parse().ok()),
+                }
             } else {
                 // Stripe says it is not (any more) succeeded: record nothing beyond the event.
-                return record_only(app, &event_id, &event_type).await;
+                return record_only(app, &event_id, &event_type, deadline).await;
             };
             (pi.id.to_string(), target, fact)
         }
@@ -88,7 +101,9 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> (Response, &'sta
                 .as_ref()
                 .and_then(|e| e.message.clone().or_else(|| e.code.as_ref().map(|c| c.as_str().to_string())))
                 .unwrap_or_else(|| "payment failed".into());
-            (pi.id.to_string(), pi_target(&pi), Fact::Failed { reason })
+            // Zero-padded, so that string order is (created, event id) order.
+            let key = format!("{:020}-{event_id}", created);
+            (pi.id.to_string(), pi_target(&pi), Fact::Failed { reason, key })
         }
         EventObject::PaymentIntentCanceled(pi) => (pi.id.to_string(), pi_target(&pi), Fact::Canceled),
         EventObject::ChargeRefunded(charge) => {
@@ -104,16 +119,21 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> (Response, &'sta
             let fact = if event_type == "charge.dispute.created" {
                 Fact::DisputeCreated { amount: d.amount }
             } else {
-                Fact::DisputeClosed { won: d.status.as_str() == "won", amount: d.amount }
+                Fact::DisputeClosed { status: d.status.as_str().to_string(), amount: d.amount }
             };
             (d.id.to_string(), PurchaseRef::PaymentIntent(pi), fact)
         }
-        _ => return record_only(app, &event_id, &event_type).await,
+        _ => return record_only(app, &event_id, &event_type, deadline).await,
     };
-    match ledger::apply(&app.pool, &event_id, &event_type, &object, &target, &fact).await {
-        Ok(outcome) => (answer(StatusCode::OK, outcome.as_str(), format!("{event_type} {event_id}")), outcome.as_str()),
-        Err(e) => (answer(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", format!("database: {e}; retry later")), "database_unavailable"),
+    match tokio::time::timeout_at(deadline, ledger::apply(&app.pool, &event_id, &event_type, &object, &target, &fact)).await {
+        Ok(Ok(outcome)) => (answer(StatusCode::OK, outcome.as_str(), format!("{event_type} {event_id}")), outcome.as_str()),
+        Ok(Err(e)) => database_unavailable(e.to_string()),
+        Err(_) => database_unavailable(format!("no answer within the {} ms webhook deadline", app.config.webhook_deadline.as_millis())),
     }
+}
+
+fn database_unavailable(why: String) -> (Response, &'static str) {
+    (answer(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", format!("database: {why}; retry later")), "database_unavailable")
 }
 
 fn pi_target(pi: &stripe_shared::PaymentIntent) -> PurchaseRef {
@@ -123,11 +143,12 @@ fn pi_target(pi: &stripe_shared::PaymentIntent) -> PurchaseRef {
     }
 }
 
-async fn record_only(app: &App, event_id: &str, event_type: &str) -> (Response, &'static str) {
-    match ledger::record_ignored(&app.pool, event_id, event_type).await {
-        Ok(o @ (Outcome::Ignored | Outcome::Duplicate)) => (answer(StatusCode::OK, o.as_str(), format!("{event_type} {event_id}: nothing to do")), o.as_str()),
-        Ok(o) => (answer(StatusCode::OK, o.as_str(), event_id.to_string()), o.as_str()),
-        Err(e) => (answer(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", format!("database: {e}; retry later")), "database_unavailable"),
+async fn record_only(app: &App, event_id: &str, event_type: &str, deadline: tokio::time::Instant) -> (Response, &'static str) {
+    match tokio::time::timeout_at(deadline, ledger::record_ignored(&app.pool, event_id, event_type)).await {
+        Ok(Ok(o @ (Outcome::Ignored | Outcome::Duplicate))) => (answer(StatusCode::OK, o.as_str(), format!("{event_type} {event_id}: nothing to do")), o.as_str()),
+        Ok(Ok(o)) => (answer(StatusCode::OK, o.as_str(), event_id.to_string()), o.as_str()),
+        Ok(Err(e)) => database_unavailable(e.to_string()),
+        Err(_) => database_unavailable(format!("no answer within the {} ms webhook deadline", app.config.webhook_deadline.as_millis())),
     }
 }
 

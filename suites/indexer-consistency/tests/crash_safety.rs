@@ -11,14 +11,28 @@ use rand::{Rng, SeedableRng};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_points_of_a_catch_up_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    sigkills_during_catch_up("crash_safety", 4_201, None).await
+}
+
+/// The same over blocks of 12 transactions each: a kill inside a batch cuts through blocks that
+/// hold several changes of one entity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_catch_up_of_filled_blocks_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    sigkills_during_catch_up("crash_safety_filled_blocks", 4_202, Some(12)).await
+}
+
+async fn sigkills_during_catch_up(test: &str, fixed_seed: u64, per_block: Option<usize>) -> anyhow::Result<()> {
     let env = Env::shared().await?;
-    let s = seed(4_201);
+    let s = seed(fixed_seed);
     let mut generator = env.generator(s);
-    let report = env.run(&mut generator, &Workload::new(s, 700)).await?;
+    let report = match per_block {
+        None => env.run(&mut generator, &Workload::new(s, 700)).await?,
+        Some(n) => env.run_blocks(&mut generator, &Workload::new(s, 700), n).await?,
+    };
 
     // Small batches: many commits, so the kills land between and inside them.
     let mut config = env.indexer_env(&env.chain.network_url.clone().expect("container chain"));
-    config.push(("INDEXER_MAX_BATCH_BLOCKS", "8".into()));
+    config.push(("INDEXER_MAX_BATCH_BLOCKS", if per_block.is_some() { "2" } else { "8" }.into()));
     let mut indexer = env.start_indexer_with(config).await?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(s);
     let head = report.last_block.expect("the workload mined blocks");
@@ -38,7 +52,7 @@ async fn sigkill_at_random_points_of_a_catch_up_loses_and_duplicates_nothing() -
     }
     let block = env.settle(&indexer).await?;
     let verdict = env.check(&indexer, block).await?;
-    assert_consistent("crash_safety", &verdict, serde_json::json!({ "seed": s, "report": report, "kills": kills }));
+    assert_consistent(test, &verdict, serde_json::json!({ "seed": s, "report": report, "kills": kills }));
     let orphans = orphans(&env).await?;
     assert!(orphans.is_empty(), "rows outside the cursor after the crashes: {orphans:#?}");
     Ok(())

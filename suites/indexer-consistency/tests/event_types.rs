@@ -5,6 +5,7 @@ mod common;
 
 use alloy::primitives::U256;
 use common::{assert_consistent, Env, Indexer};
+use harness::checker;
 use harness::generator::{Generator, Op, Report};
 
 struct Case {
@@ -34,14 +35,31 @@ impl Case {
         Ok(self.generator.send(self.env.p(), &self.env.d, &op, &mut report).await?)
     }
 
+    /// Every entity's *latest* answer (the reads Redis caches), each compared with the chain at
+    /// the block it claims and required to be fresh.
+    async fn latest(&self, test: &str, when: &str) -> anyhow::Result<()> {
+        let mut accounts = self.env.players.clone();
+        accounts.push(self.env.admin);
+        let verdict = checker::latest(self.env.p(), &self.env.d, &self.indexer.api, &accounts).await?;
+        assert_consistent(&format!("{test}_latest_{when}"), &verdict, serde_json::json!({ "when": when }));
+        Ok(())
+    }
+
     /// Sends the setup, then `op`, and checks that `op`'s block holds exactly `kinds` (in log
-    /// order) and that everything indexed matches the chain.
+    /// order) and that everything indexed matches the chain. The latest answers are read through
+    /// the cache before `op` (twice: the second read is a cache hit) and again after the indexer
+    /// has passed `op`'s block: a batch of this event type that does not invalidate the cache
+    /// leaves a stale answer there.
     async fn exactly(mut self, test: &str, setup: Vec<Op>, op: Op, kinds: &[&str]) -> anyhow::Result<()> {
         for s in setup {
             assert!(self.send(s.clone()).await?, "setup {s:?} should succeed");
         }
+        self.env.settle(&self.indexer).await?;
+        self.latest(test, "before").await?;
+        self.latest(test, "before_cached").await?;
         assert!(self.send(op.clone()).await?, "{op:?} should succeed");
         let block = self.env.settle(&self.indexer).await?;
+        self.latest(test, "after").await?;
         let events = self.indexer.api.events(block, block).await?;
         let got: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(got, kinds, "events of {op:?}");

@@ -291,9 +291,11 @@ async fn check_replay(env: &Env, m: &Model) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-async fn run_sequence(env: &Env, ops: &[Op]) -> Result<usize, TestCaseError> {
+/// Runs one sequence; returns (steps run, steps the chain and the model both accepted).
+async fn run_sequence(env: &Env, ops: &[Op]) -> Result<(usize, usize), TestCaseError> {
     let mut m = Model::default();
     let mut steps = 0;
+    let mut accepted = 0;
     for (n, raw) in ops.iter().enumerate() {
         let Some(op) = resolve(raw, &m) else { continue };
         steps += 1;
@@ -305,6 +307,7 @@ async fn run_sequence(env: &Env, ops: &[Op]) -> Result<usize, TestCaseError> {
         let got = execute(env, &m, &op).await;
         match (expected, got) {
             (Ok((next, touched)), Ok(_)) => {
+                accepted += 1;
                 m = next;
                 for r in touched {
                     check_robot(env, &m, r).await?;
@@ -326,8 +329,13 @@ async fn run_sequence(env: &Env, ops: &[Op]) -> Result<usize, TestCaseError> {
         check_robot(env, &m, r).await?;
     }
     check_replay(env, &m).await?;
-    Ok(steps)
+    Ok((steps, accepted))
 }
+
+/// Floors under which the stateful test proves little: a generator whose steps are mostly rejected
+/// (or never resolved) would pass while exercising almost nothing.
+const MIN_STEPS: usize = 64 * 10;
+const MIN_ACCEPTED_SHARE: f64 = 0.5;
 
 #[test]
 fn random_operation_sequences_keep_the_stored_state_equal_to_the_oracle() {
@@ -352,6 +360,7 @@ fn run() {
         ..Config::default()
     });
     let total_steps = std::sync::atomic::AtomicUsize::new(0);
+    let total_accepted = std::sync::atomic::AtomicUsize::new(0);
     let result = runner.run(&proptest::collection::vec(op(), 1..=40), |ops| {
         rt.block_on(async {
             // Every sequence starts from the deployment: revert, then snapshot again for the next.
@@ -359,13 +368,19 @@ fn run() {
             prop_assert!(env.p().anvil_revert(*id).await.map_err(|e| TestCaseError::fail(e.to_string()))?);
             *id = env.p().anvil_snapshot().await.map_err(|e| TestCaseError::fail(e.to_string()))?;
             drop(id);
-            let steps = run_sequence(&env, &ops).await?;
+            let (steps, accepted) = run_sequence(&env, &ops).await?;
             total_steps.fetch_add(steps, std::sync::atomic::Ordering::Relaxed);
+            total_accepted.fetch_add(accepted, std::sync::atomic::Ordering::Relaxed);
             Ok(())
         })
     });
     match result {
-        Ok(()) => println!("stateful: {} steps over 64 sequences", total_steps.into_inner()),
+        Ok(()) => {
+            let (steps, accepted) = (total_steps.into_inner(), total_accepted.into_inner());
+            println!("stateful: {steps} steps over 64 sequences, {accepted} accepted");
+            assert!(steps >= MIN_STEPS, "only {steps} steps ran over 64 sequences (floor {MIN_STEPS})");
+            assert!(accepted as f64 >= MIN_ACCEPTED_SHARE * steps as f64, "only {accepted} of {steps} steps were accepted (floor {MIN_ACCEPTED_SHARE})");
+        }
         Err(TestError::Fail(reason, ops)) => panic!("seed {seed}: minimal failing sequence {ops:#?}\n{reason}"),
         Err(TestError::Abort(reason)) => panic!("proptest aborted: {reason}"),
     }

@@ -1,12 +1,32 @@
 /* The game client's path through the NAR C ABI: dlopen the library, init -> generate -> free ->
- * shutdown, N rounds. Usage: nar_client LIBRARY MODEL [ROUNDS [MAX_TOKENS]]
+ * shutdown, N rounds. Usage: nar_client LIBRARY MODEL [ROUNDS [MAX_TOKENS [stream]]]
+ * With "stream" each round generates through generate_text_streaming_nar_ffi and checks that every
+ * partial text is a prefix of the final one and that the last call is the only complete one.
  * Prints each generated text on its own line as "text: ..."; exits 0 only if every call succeeded
  * and the result struct was reset by free. */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "nar_library_ffi.h"
+
+/* What the streaming callback saw; the client copies each partial text as a game would. */
+typedef struct {
+    unsigned calls, completes, bad_prefix;
+    char *last;
+} Stream;
+
+static void on_partial(const char *partial, uint32_t token_count, bool is_complete, void *user_data) {
+    Stream *s = user_data;
+    (void)token_count;
+    s->calls++;
+    if (is_complete) s->completes++;
+    else if (s->completes) s->bad_prefix++; /* a partial after the complete call */
+    if (s->last && strncmp(partial, s->last, strlen(s->last)) != 0) s->bad_prefix++;
+    free(s->last);
+    s->last = strdup(partial);
+}
 
 #define LOAD(name) \
     name##_t name = (name##_t)dlsym(lib, #name); \
@@ -16,6 +36,7 @@ typedef NarResultCode (*init_default_config_ffi_t)(NarConfigC *);
 typedef NarResultCode (*init_default_params_ffi_t)(GenerateParamsC *);
 typedef NarResultCode (*init_nar_engine_ffi_t)(const NarConfigC *);
 typedef NarResultCode (*generate_text_nar_ffi_t)(const GenerateParamsC *, NarGeneratedTextC *);
+typedef NarResultCode (*generate_text_streaming_nar_ffi_t)(const GenerateParamsC *, NarStreamingCallback, void *, NarGeneratedTextC *);
 typedef NarResultCode (*free_nar_generated_text_ffi_t)(NarGeneratedTextC *);
 typedef NarResultCode (*shutdown_nar_engine_ffi_t)(void);
 typedef const char *(*get_nar_error_description_ffi_t)(int);
@@ -24,11 +45,12 @@ int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: %s LIBRARY MODEL [ROUNDS [MAX_TOKENS]]\n", argv[0]); return 2; }
     int rounds = argc > 3 ? atoi(argv[3]) : 1;
     unsigned max_tokens = argc > 4 ? (unsigned)atoi(argv[4]) : 8;
+    int stream = argc > 5 && strcmp(argv[5], "stream") == 0;
     void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
     if (!lib) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
     LOAD(init_default_config_ffi) LOAD(init_default_params_ffi) LOAD(init_nar_engine_ffi)
     LOAD(generate_text_nar_ffi) LOAD(free_nar_generated_text_ffi) LOAD(shutdown_nar_engine_ffi)
-    LOAD(get_nar_error_description_ffi)
+    LOAD(get_nar_error_description_ffi) LOAD(generate_text_streaming_nar_ffi)
 
     for (int r = 0; r < rounds; r++) {
         NarConfigC config;
@@ -47,8 +69,15 @@ int main(int argc, char **argv) {
         params.max_tokens = max_tokens;
         params.deterministic = true;
         NarGeneratedTextC out;
-        rc = generate_text_nar_ffi(&params, &out);
+        Stream seen = {0, 0, 0, NULL};
+        rc = stream ? generate_text_streaming_nar_ffi(&params, on_partial, &seen, &out) : generate_text_nar_ffi(&params, &out);
         if (rc != NAR_SUCCESS) { fprintf(stderr, "generate: %d %s\n", rc, get_nar_error_description_ffi(rc)); return 1; }
+        if (stream) {
+            int ok = seen.calls >= 2 && seen.completes == 1 && seen.bad_prefix == 0 && seen.last && strcmp(seen.last, out.text) == 0;
+            printf("stream: %u calls\n", seen.calls);
+            free(seen.last);
+            if (!ok) { fprintf(stderr, "streaming: %u calls, %u complete, %u not prefixes, final differs\n", seen.calls, seen.completes, seen.bad_prefix); return 1; }
+        }
         printf("text: %s\ntokens: %u stop_reason: %u\n", out.text, out.token_count, out.stop_reason);
         rc = free_nar_generated_text_ffi(&out);
         if (rc != NAR_SUCCESS || out.text != NULL || out.stop_sequence_matched != NULL) { fprintf(stderr, "free did not reset\n"); return 1; }

@@ -156,12 +156,18 @@ impl Nar {
         Ok(generated)
     }
 
+    /// The status report, checking its code: `ENGINE_NOT_INITIALIZED` exactly when the report says
+    /// there is no engine (UNINITIALIZED or ERROR), `NAR_SUCCESS` otherwise.
     pub fn status_report(&self) -> NarStatusReportC {
         let mut r = std::mem::MaybeUninit::<NarStatusReportC>::zeroed();
         // SAFETY: a valid out-pointer.
-        assert_eq!(unsafe { (self.status)(r.as_mut_ptr()) }, NAR_SUCCESS);
-        // SAFETY: filled by the call.
-        unsafe { r.assume_init() }
+        let rc = unsafe { (self.status)(r.as_mut_ptr()) };
+        // SAFETY: filled by the call, whatever its code.
+        let r = unsafe { r.assume_init() };
+        let engineless = matches!(r.status, NarEngineStatus::NAR_STATUS_UNINITIALIZED | NarEngineStatus::NAR_STATUS_ERROR);
+        let want = if engineless { NarResultCode::NAR_ERROR_ENGINE_NOT_INITIALIZED } else { NarResultCode::NAR_SUCCESS };
+        assert_eq!(rc, want, "status code for state {:?}", r.status);
+        r
     }
 
     /// The message of the last failure, from the status report.

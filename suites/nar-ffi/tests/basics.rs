@@ -5,6 +5,7 @@ use nar_ffi::*;
 #[test]
 fn version_is_0_1_0_and_gpu_support_is_answered() {
     let nar = Nar::load();
+    nar.start();
     let (mut a, mut b, mut c) = (9, 9, 9);
     assert_eq!(unsafe { (nar.version)(&mut a, &mut b, &mut c) }, NarResultCode::NAR_SUCCESS);
     assert_eq!((a, b, c), (0, 1, 0));

@@ -110,6 +110,18 @@ fn init_with_out_of_range_settings_is_refused() {
     }), NAR_ERROR_INVALID_UTF8, "log_file_path");
 }
 
+/// State first, then input: a second init is refused for the state, whatever its config holds.
+#[test]
+fn a_second_init_with_a_bad_config_is_already_initialized() {
+    let nar = Nar::load();
+    nar.start();
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.model_path = null()), NAR_ERROR_ENGINE_ALREADY_INITIALIZED, "already initialised");
+    assert_failed_cleanly(&nar, unsafe { (nar.init)(null()) }, NAR_ERROR_ENGINE_ALREADY_INITIALIZED, "already initialised");
+    assert_failed_cleanly(&nar, nar.init_with(|c| c.context_length = 0), NAR_ERROR_ENGINE_ALREADY_INITIALIZED, "already initialised");
+    assert_eq!(nar.status_report().status, NarEngineStatus::NAR_STATUS_READY);
+    assert_engine_intact(&nar, 0);
+}
+
 #[test]
 fn double_init_is_already_initialized_and_keeps_the_first_engine() {
     let nar = Nar::load();
@@ -128,6 +140,7 @@ fn generate_before_init_is_engine_not_initialized() {
     let err = nar.generate_text(&nar.params(&prompt, 4)).unwrap_err();
     assert_eq!(err.0, NAR_ERROR_ENGINE_NOT_INITIALIZED, "{}", err.1);
     assert_eq!(unsafe { (nar.cancel)() }, NAR_ERROR_ENGINE_NOT_INITIALIZED);
+    assert_calls_without_an_engine(&nar);
 }
 
 #[test]
@@ -301,8 +314,140 @@ fn shutdown_twice_and_use_after_shutdown_are_engine_not_initialized_and_init_wor
     let r = nar.status_report();
     assert_eq!(r.status, NarEngineStatus::NAR_STATUS_UNINITIALIZED);
     assert_eq!(unsafe { CStr::from_ptr(r.model_path) }.to_bytes(), b"", "no model after shutdown");
+    assert_calls_without_an_engine(&nar);
     nar.start();
     assert_engine_intact(&nar, 0);
+}
+
+/// nar-ffi.md: "after [shutdown], calls other than init give ENGINE_NOT_INITIALIZED" (and before the
+/// first init, the same state). The five calls the crate docs name as working without an engine do.
+fn assert_calls_without_an_engine(nar: &Nar) {
+    let mut report = std::mem::MaybeUninit::<NarStatusReportC>::zeroed();
+    assert_eq!(unsafe { (nar.status)(report.as_mut_ptr()) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "status");
+    assert_eq!(unsafe { report.assume_init() }.status, NarEngineStatus::NAR_STATUS_UNINITIALIZED, "status still fills the report");
+    let mut gpu = true;
+    assert_eq!(unsafe { (nar.gpu)(&mut gpu) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "check_gpu_support_ffi");
+    assert!(!gpu, "the answer is still false");
+    let (mut valid, mut msg) = (true, [0 as c_char; NAR_MAX_ERROR_MESSAGE]);
+    let model = cstring(&model_path().to_string_lossy());
+    assert_eq!(unsafe { (nar.validate)(model.as_ptr(), &mut valid, msg.as_mut_ptr()) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "validate_model_file_ffi");
+    assert!(!valid);
+    assert!(unsafe { CStr::from_ptr(msg.as_ptr()) }.to_string_lossy().contains("not initialised"));
+    assert_eq!(unsafe { (nar.shutdown)() }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "shutdown");
+    assert_eq!(unsafe { (nar.cancel)() }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "cancel");
+    // The documented exceptions.
+    let (mut a, mut b, mut c) = (9, 9, 9);
+    assert_eq!(unsafe { (nar.version)(&mut a, &mut b, &mut c) }, NAR_SUCCESS, "version");
+    assert_eq!((a, b, c), (0, 1, 0));
+    assert_eq!(nar.description(NAR_ERROR_TIMEOUT as i32), "generation timed out");
+    let mut config = std::mem::MaybeUninit::<NarConfigC>::zeroed();
+    assert_eq!(unsafe { (nar.init_default_config)(config.as_mut_ptr()) }, NAR_SUCCESS, "init_default_config_ffi");
+    let mut params = std::mem::MaybeUninit::<GenerateParamsC>::zeroed();
+    assert_eq!(unsafe { (nar.init_default_params)(params.as_mut_ptr()) }, NAR_SUCCESS, "init_default_params_ffi");
+    let mut zeroed: NarGeneratedTextC = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { (nar.free)(&mut zeroed) }, NAR_SUCCESS, "free");
+}
+
+/// A text generated before shutdown is the caller's: it can still be freed after.
+#[test]
+fn a_text_from_before_shutdown_is_freed_after_it() {
+    let nar = Nar::load();
+    nar.start();
+    let prompt = cstring("Hello.");
+    let p = nar.params(&prompt, 4);
+    let mut out = std::mem::MaybeUninit::<NarGeneratedTextC>::zeroed();
+    assert_eq!(unsafe { (nar.generate)(&p, out.as_mut_ptr()) }, NAR_SUCCESS);
+    let mut out = unsafe { out.assume_init() };
+    assert!(!out.text.is_null());
+    assert_eq!(unsafe { (nar.shutdown)() }, NAR_SUCCESS);
+    assert_eq!(unsafe { (nar.free)(&mut out) }, NAR_SUCCESS);
+    assert!(out.text.is_null());
+}
+
+/// Status never waits for init: a thread polling it sees INITIALIZING while the model loads (with
+/// the engine lock held across the load, it waited and then saw READY).
+#[test]
+fn status_answers_at_once_while_init_loads_the_model() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let nar = Arc::new(Nar::load());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let poller = {
+        let (nar, stop) = (nar.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut first = true;
+            while !stop.load(Ordering::SeqCst) {
+                seen.insert(nar.status_report().status as u32);
+                if first {
+                    started_tx.send(()).expect("main waits");
+                    first = false;
+                }
+            }
+            seen
+        })
+    };
+    started_rx.recv().expect("poller started");
+    nar.start();
+    stop.store(true, Ordering::SeqCst);
+    let seen = poller.join().expect("poller");
+    assert!(seen.contains(&(NarEngineStatus::NAR_STATUS_INITIALIZING as u32)), "states seen while loading: {seen:?}");
+}
+
+/// Status never waits for shutdown: with a generation held in its streaming callback, shutdown
+/// waits for it, and status reports SHUTTING_DOWN meanwhile; released, the generation is cancelled.
+#[test]
+fn status_reports_shutting_down_while_shutdown_waits_for_a_generation() {
+    use std::sync::mpsc;
+    let nar = std::sync::Arc::new(Nar::load());
+    nar.start();
+    struct Gate {
+        entered: mpsc::Sender<()>,
+        release: std::sync::Mutex<mpsc::Receiver<()>>,
+        calls: u32,
+    }
+    extern "C" fn hold(_: *const c_char, _: u32, is_complete: bool, user: *mut std::ffi::c_void) {
+        // SAFETY: `user` is the Gate below, alive for the generation.
+        let gate = unsafe { &mut *(user as *mut Gate) };
+        gate.calls += 1;
+        if gate.calls == 1 && !is_complete {
+            gate.entered.send(()).expect("main waits");
+            gate.release.lock().expect("gate").recv().expect("released");
+        }
+    }
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
+    let generation = {
+        let nar = nar.clone();
+        std::thread::spawn(move || {
+            let mut gate = Gate { entered: entered_tx, release: std::sync::Mutex::new(release_rx), calls: 0 };
+            let prompt = cstring("Tell a long story about a robot.");
+            let p = nar.params(&prompt, 64);
+            let mut out = std::mem::MaybeUninit::<NarGeneratedTextC>::zeroed();
+            let rc = unsafe { (nar.generate_streaming)(&p, Some(hold), (&mut gate as *mut Gate).cast(), out.as_mut_ptr()) };
+            let mut out = unsafe { out.assume_init() };
+            unsafe { (nar.free)(&mut out) };
+            rc
+        })
+    };
+    entered_rx.recv().expect("the generation reached its first token");
+    let shutdown = {
+        let nar = nar.clone();
+        std::thread::spawn(move || unsafe { (nar.shutdown)() })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if nar.status_report().status == NarEngineStatus::NAR_STATUS_SHUTTING_DOWN {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "status never reported SHUTTING_DOWN while shutdown waited");
+        std::thread::yield_now();
+    }
+    release_tx.send(()).expect("generation waits");
+    assert_eq!(generation.join().expect("generation"), NAR_ERROR_CANCELLED);
+    assert_eq!(shutdown.join().expect("shutdown"), NAR_SUCCESS);
+    assert_eq!(nar.status_report().status, NarEngineStatus::NAR_STATUS_UNINITIALIZED);
 }
 
 #[test]
@@ -316,6 +461,7 @@ fn shutdown_before_any_init_is_engine_not_initialized() {
 #[test]
 fn null_out_pointers_of_the_informational_calls_are_invalid_params() {
     let nar = Nar::load();
+    nar.start();
     let (mut a, mut b) = (0u32, 0u32);
     assert_eq!(unsafe { (nar.version)(null_mut(), &mut a, &mut b) }, NAR_ERROR_INVALID_PARAMS);
     assert_eq!(unsafe { (nar.version)(&mut a, &mut b, null_mut()) }, NAR_ERROR_INVALID_PARAMS);
@@ -335,6 +481,7 @@ fn null_out_pointers_of_the_informational_calls_are_invalid_params() {
 #[test]
 fn validate_model_file_tells_a_model_from_a_missing_or_corrupt_file() {
     let nar = Nar::load();
+    nar.start();
     let check = |path: &CStr| {
         let mut valid = false;
         let mut msg = [1 as c_char; NAR_MAX_ERROR_MESSAGE];

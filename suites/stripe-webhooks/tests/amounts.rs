@@ -23,6 +23,42 @@ async fn a_mismatched_amount_is_flagged_and_not_credited() -> anyhow::Result<()>
     env.check_ledger().await
 }
 
+/// payments.md: "The amount received must equal `metadata.credits` cents". Here the amount matches
+/// the stored purchase but not the intent's `metadata.credits`.
+#[tokio::test]
+async fn a_success_is_checked_against_metadata_credits() -> anyhow::Result<()> {
+    let env = Env::new().await?;
+    let player = env.player();
+    let (id, mut pi) = env.purchase(&player, 1_000).await?;
+    pi.status = "succeeded".into();
+    pi.amount_received = 1_000;
+    pi.metadata.insert("credits".into(), "900".into());
+    env.stripe.set(pi.clone());
+    let d = env.deliver.send(&env.events.payment_intent("payment_intent.succeeded", &pi), SECRET).await?;
+    assert_eq!((d.status, d.outcome()), (200, "flagged_for_review"), "{}", d.body);
+    let purchase = env.purchase_status(&id).await?;
+    assert_eq!(purchase["status"], "REVIEW");
+    assert!(purchase["review_reason"].as_str().unwrap_or_default().contains("metadata.credits 900"), "{purchase}");
+    assert_eq!(env.balance(&player).await?.balance, 0);
+    env.check_ledger().await
+}
+
+#[tokio::test]
+async fn a_success_without_metadata_credits_is_flagged() -> anyhow::Result<()> {
+    let env = Env::new().await?;
+    let player = env.player();
+    let (id, mut pi) = env.purchase(&player, 1_000).await?;
+    pi.status = "succeeded".into();
+    pi.amount_received = 1_000;
+    pi.metadata.remove("credits");
+    env.stripe.set(pi.clone());
+    let d = env.deliver.send(&env.events.payment_intent("payment_intent.succeeded", &pi), SECRET).await?;
+    assert_eq!(d.outcome(), "flagged_for_review", "{}", d.body);
+    assert_eq!(env.purchase_status(&id).await?["status"], "REVIEW");
+    assert_eq!(env.balance(&player).await?.balance, 0);
+    env.check_ledger().await
+}
+
 #[tokio::test]
 async fn a_mismatched_currency_is_flagged_and_not_credited() -> anyhow::Result<()> {
     let env = Env::new().await?;

@@ -109,7 +109,22 @@ impl Env {
 
     pub async fn run(&self, generator: &mut Generator, workload: &Workload) -> anyhow::Result<Report> {
         let report = generator.run(self.p(), &self.d, workload).await?;
+        Self::expected(report)
+    }
+
+    /// [`Env::run`] with `per_block` operations in every block (a busy chain, not one transaction
+    /// per block).
+    pub async fn run_blocks(&self, generator: &mut Generator, workload: &Workload, per_block: usize) -> anyhow::Result<Report> {
+        let report = generator.run_blocks(self.p(), &self.d, workload, per_block).await?;
+        anyhow::ensure!(report.most_in_one_block == per_block.min(workload.ops), "blocks were not filled: {report:?}");
+        Self::expected(report)
+    }
+
+    fn expected(report: Report) -> anyhow::Result<Report> {
         anyhow::ensure!(report.unexpected_successes == 0, "operations that must revert succeeded: {report:?}");
+        // A revert the model did not expect means the model and the chain disagree: the workload is
+        // no longer the one the seed describes, and the events it meant to make are missing.
+        anyhow::ensure!(report.unexpected_reverts == 0, "operations the model expected to succeed reverted: {report:?}");
         Ok(report)
     }
 
