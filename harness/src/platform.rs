@@ -57,9 +57,22 @@ pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
     } else {
         vec!["build", "--quiet", "--profile", &profile, "-p", package, "--bin", bin]
     };
-    let output = Command::new(&cargo)
-        .current_dir(&workspace)
-        .args(&args)
+    let mut command = Command::new(&cargo);
+    command.current_dir(&workspace).args(&args);
+    // The test process carries the variables cargo sets for the test being run (its manifest dir,
+    // package name, ...). A build script that watches one of them (ring's watches
+    // CARGO_MANIFEST_DIR) would see it change, rebuild, and drag rustls, reqwest and alloy along:
+    // about two minutes inside the test, and the same again for the next `cargo nextest run`.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let output = command
         .output()
         .map_err(|e| Error::Config(format!("running cargo to build {bin}: {e}")))?;
     if !output.status.success() {
