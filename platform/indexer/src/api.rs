@@ -143,6 +143,15 @@ async fn block(api: &Api, params: &HashMap<String, String>) -> Result<(u64, sqlx
 }
 
 /// Serves "latest" reads from Redis when possible; `?at=` reads always go to MySQL.
+/// Failpoint `indexer::api::between_read_and_put` (`return(MS)`): holds a latest read for MS ms
+/// between its MySQL read and its cache write, where a batch may commit.
+async fn hold_between_read_and_put(key: &str) {
+    if let Some(ms) = fail::eval("indexer::api::between_read_and_put", |arg| arg.and_then(|a| a.parse::<u64>().ok())).flatten() {
+        tracing::info!(key, ms, "failpoint indexer::api::between_read_and_put: holding the read");
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
 async fn cached<T: Serialize>(
     api: &Api,
     params: &HashMap<String, String>,
@@ -157,6 +166,7 @@ async fn cached<T: Serialize>(
     let value = read(&mut conn, at).await?;
     let body = serde_json::to_string(&value).expect("API values serialise");
     if latest {
+        hold_between_read_and_put(&key).await;
         api.cache.put(&key, &body).await;
     }
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())

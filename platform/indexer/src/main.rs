@@ -7,6 +7,14 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
+    // FAILPOINTS (TiKV's `fail` format) arms named failpoints for tests; unset, none is active.
+    let _failpoints = match std::panic::catch_unwind(fail::FailScenario::setup) {
+        Ok(s) => s,
+        Err(_) => {
+            eprintln!("mve-indexer: configuration: FAILPOINTS is not a valid failpoint list (name=action;...)");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let config = match mve_indexer::Config::from_env() {
         Ok(c) => c,
         Err(e) => {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{assert_consistent, seed, Env};
 use harness::checker;
-use harness::generator::Workload;
+use harness::generator::{Op, Report, Workload};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow::Result<()> {
@@ -135,5 +135,43 @@ async fn restore(url: &str, saved: &[(String, String)]) -> anyhow::Result<()> {
     for (k, v) in saved {
         let _: () = redis::cmd("SET").arg(k).arg(v).arg("EX").arg(60).query_async(&mut conn).await?;
     }
+    Ok(())
+}
+
+/// Regression (P1, found in review of the open `redis_faults` finding): a latest read that missed
+/// the cache read MySQL at block N, a batch committed block N+1 and bumped the cache generation,
+/// and the read then stored its block-N answer under the *new* generation, where every later read
+/// found it and served it as current. The failpoint holds the read between MySQL and the cache
+/// while the test commits a block, so the race happens every time.
+#[tokio::test]
+async fn regression_p1_a_read_overtaken_by_a_batch_is_never_cached_as_current() -> anyhow::Result<()> {
+    let env = Env::shared().await?;
+    let mut config = env.indexer_env(&env.chain.network_url.clone().expect("container chain"));
+    // Once: the first latest read that misses the cache waits 4 s between MySQL and the cache.
+    config.push(("FAILPOINTS", "indexer::api::between_read_and_put=1*return(4000)".into()));
+    let indexer = env.start_indexer_with(config).await?;
+    let mut generator = env.generator(0);
+    let mut report = Report::default();
+    let owner = env.players[0];
+    assert!(generator.send(env.p(), &env.d, &Op::MintRobot { to: owner, base: [100; 12] }, &mut report).await?);
+    let before = env.settle(&indexer).await?;
+
+    let api = indexer.api.clone();
+    let held = tokio::spawn(async move { api.robot(1, None).await });
+    harness::wait::until("the read held at the failpoint", Duration::from_secs(30), || async {
+        let logs = indexer.handle.logs().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(logs.contains("failpoint indexer::api::between_read_and_put").then_some(()))
+    })
+    .await?;
+    assert!(generator.send(env.p(), &env.d, &Op::AwardXp { robot: 1, amount: 4_000 }, &mut report).await?);
+    let after = env.settle(&indexer).await?;
+    assert!(after > before);
+    let (at, _) = held.await??.expect("robot 1 exists");
+    assert_eq!(at, before, "the held read answers as of the block it read");
+
+    let mut accounts = env.players.clone();
+    accounts.push(env.admin);
+    let verdict = checker::latest(env.p(), &env.d, &indexer.api, &accounts).await?;
+    assert_consistent("regression_p1_cache_race", &verdict, serde_json::json!({ "before": before, "after": after }));
     Ok(())
 }
