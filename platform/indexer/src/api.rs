@@ -159,15 +159,18 @@ async fn cached<T: Serialize>(
     read: impl AsyncFnOnce(&mut MySqlConnection, u64) -> Result<T, ApiError>,
 ) -> Result<Response, ApiError> {
     let latest = !params.contains_key("at");
-    if latest && let Some(hit) = api.cache.get(&key).await {
+    let lookup = if latest { Some(api.cache.lookup(&key).await) } else { None };
+    if let Some(hit) = lookup.as_ref().and_then(|l| l.hit.clone()) {
         return Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], hit).into_response());
     }
     let (at, mut conn) = block(api, params).await?;
     let value = read(&mut conn, at).await?;
     let body = serde_json::to_string(&value).expect("API values serialise");
-    if latest {
+    if let Some(lookup) = lookup {
+        // A batch may commit (and bump the generation) right here: the value still goes under the
+        // generation it was looked up in, where no read after the bump looks.
         hold_between_read_and_put(&key).await;
-        api.cache.put(&key, &body).await;
+        api.cache.put(&lookup, &key, &body).await;
     }
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }

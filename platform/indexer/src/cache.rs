@@ -108,7 +108,11 @@ impl Cache {
         self.stale.store(bumped.is_none(), Ordering::Relaxed);
     }
 
-    async fn key(&self, key: &str) -> Option<String> {
+    /// The current generation, or `None` while the cache must not be used.
+    async fn generation(&self) -> Option<u64> {
+        if !self.enabled() {
+            return None;
+        }
         if self.stale.load(Ordering::Relaxed) {
             // Try to get back in: a successful bump makes everything older unreadable.
             self.invalidate().await;
@@ -117,23 +121,33 @@ impl Cache {
             }
         }
         let generation: Option<u64> = self.run(async |c| c.get(GEN_KEY).await).await?;
-        Some(format!("idx:{}:{key}", generation.unwrap_or(0)))
+        Some(generation.unwrap_or(0))
     }
 
-    pub async fn get(&self, key: &str) -> Option<String> {
-        if !self.enabled() {
-            return None;
-        }
-        let key = self.key(key).await?;
-        self.run(async |c| c.get::<_, Option<String>>(&key).await).await.flatten()
+    /// Looks `key` up. The generation it was looked up in goes with the answer: a value read from
+    /// MySQL after a miss may only be stored under that generation ([`Cache::put`]), never under a
+    /// newer one that a batch committed in between made current.
+    pub async fn lookup(&self, key: &str) -> Lookup {
+        let Some(generation) = self.generation().await else {
+            return Lookup { hit: None, generation: None };
+        };
+        let k = format!("idx:{generation}:{key}");
+        let hit = self.run(async |c| c.get::<_, Option<String>>(&k).await).await.flatten();
+        Lookup { hit, generation: Some(generation) }
     }
 
-    pub async fn put(&self, key: &str, value: &str) {
-        if !self.enabled() {
-            return;
-        }
-        if let Some(key) = self.key(key).await {
-            let _ = self.run(async |c| c.set_ex::<_, _, ()>(&key, value, TTL_SECONDS).await).await;
+    /// Stores a value read after `lookup` missed, under the generation of that lookup.
+    pub async fn put(&self, lookup: &Lookup, key: &str, value: &str) {
+        if let Some(generation) = lookup.generation {
+            let k = format!("idx:{generation}:{key}");
+            let _ = self.run(async |c| c.set_ex::<_, _, ()>(&k, value, TTL_SECONDS).await).await;
         }
     }
+}
+
+/// What a cache lookup found, and in which generation.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub hit: Option<String>,
+    generation: Option<u64>,
 }
