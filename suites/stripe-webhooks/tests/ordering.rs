@@ -122,6 +122,7 @@ async fn both_orders_end(credit: bool, make: impl Fn(&Env, &harness::stripe::Pay
     }
     assert_eq!(outcomes[0], outcomes[1], "the two orders of {want} differ");
     assert_eq!(outcomes[0].0, want);
+    assert!(outcomes[0].1.is_null(), "a {want} purchase shows no failure reason: {}", outcomes[0].1);
     assert_eq!(outcomes[0].2, if want == "SUCCEEDED" { 700 } else { 0 });
     env.check_ledger().await
 }
