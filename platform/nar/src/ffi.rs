@@ -521,7 +521,10 @@ pub extern "C" fn validate_model_file_ffi(path: *const c_char, is_valid: *mut bo
             }
         };
         write("");
-
+        if let Err(f) = require_engine() {
+            write(&f.message);
+            return Err(f);
+        }
         let path = match string(path, "path", NAR_MAX_MODEL_PATH) {
             Ok(p) => p,
             Err(f) => {

@@ -237,7 +237,7 @@ impl Purchase {
                 }
             }
             Fact::Failed { reason, key } => {
-                if self.failure_key.is_none() {
+                if self.failure_key.as_deref().is_none_or(|k| k < key.as_str()) {
                     self.failure_key = Some(key.clone());
                     self.failure_reason = Some(reason.clone());
                 }
