@@ -306,15 +306,14 @@ impl Purchase {
 }
 
 async fn line(conn: &mut MySqlConnection, s: &Source<'_>, amount: i64, kind: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO ledger (player_id, amount, kind, purchase_id, stripe_object, stripe_event) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(s.player)
-        .bind(amount)
-        .bind(kind)
-        .bind(s.purchase)
-        .bind(s.object)
-        .bind(s.event)
-        .execute(conn)
-        .await?;
+    sourced_row(conn, "ledger", "amount", s, amount, kind).await
+}
+
+/// One row of `ledger` or `debts`: both carry the same source columns, so an entry can always be
+/// traced to the purchase, the Stripe object and the event that caused it.
+async fn sourced_row(conn: &mut MySqlConnection, table: &str, column: &str, s: &Source<'_>, value: i64, kind: &str) -> Result<(), sqlx::Error> {
+    let sql = format!("INSERT INTO {table} (player_id, {column}, kind, purchase_id, stripe_object, stripe_event) VALUES (?, ?, ?, ?, ?, ?)");
+    sqlx::query(&sql).bind(s.player).bind(value).bind(kind).bind(s.purchase).bind(s.object).bind(s.event).execute(conn).await?;
     Ok(())
 }
 
@@ -346,16 +345,7 @@ async fn debit(conn: &mut MySqlConnection, s: &Source<'_>, amount: i64, kind: &s
 
 /// A debt line: a shortfall owed (positive) or forgiven (negative).
 async fn debt(conn: &mut MySqlConnection, s: &Source<'_>, shortfall: i64, kind: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO debts (player_id, shortfall, kind, purchase_id, stripe_object, stripe_event) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(s.player)
-        .bind(shortfall)
-        .bind(kind)
-        .bind(s.purchase)
-        .bind(s.object)
-        .bind(s.event)
-        .execute(conn)
-        .await?;
-    Ok(())
+    sourced_row(conn, "debts", "shortfall", s, shortfall, kind).await
 }
 
 /// Spends credits in the game (a SPEND line); refuses to go below zero.

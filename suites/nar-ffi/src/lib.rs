@@ -139,17 +139,25 @@ impl Nar {
         assert_eq!(rc, NAR_SUCCESS, "init: {}", self.last_error());
     }
 
-    /// Generates, copies the result out, frees it. `Err` is the code and the last error.
-    pub fn generate_text(&self, params: &GenerateParamsC) -> Result<Generated, (NarResultCode, String)> {
+    /// Generates and hands the library's result to the caller, who must free it (tests of `free`).
+    /// `Err` is the code and the last error; a failure must leave nothing allocated.
+    pub fn generate_owned(&self, params: &GenerateParamsC) -> Result<NarGeneratedTextC, (NarResultCode, String)> {
         let mut out = std::mem::MaybeUninit::<NarGeneratedTextC>::zeroed();
         // SAFETY: valid params and out-pointer.
         let rc = unsafe { (self.generate)(params, out.as_mut_ptr()) };
         // SAFETY: the library writes `out` (zeroed on failure).
-        let mut out = unsafe { out.assume_init() };
+        let out = unsafe { out.assume_init() };
         if rc != NAR_SUCCESS {
             assert!(out.text.is_null(), "a failed generation left text allocated");
             return Err((rc, self.last_error()));
         }
+        assert!(!out.text.is_null(), "a successful generation has text");
+        Ok(out)
+    }
+
+    /// Generates, copies the result out, frees it. `Err` is the code and the last error.
+    pub fn generate_text(&self, params: &GenerateParamsC) -> Result<Generated, (NarResultCode, String)> {
+        let mut out = self.generate_owned(params)?;
         let generated = Generated::copy(&out);
         // SAFETY: a result of the library.
         assert_eq!(unsafe { (self.free)(&mut out) }, NAR_SUCCESS);

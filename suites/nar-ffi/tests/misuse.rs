@@ -288,10 +288,7 @@ fn double_free_and_free_of_a_zeroed_struct_are_harmless_and_free_of_null_is_inva
     nar.start();
     let prompt = cstring("Hello.");
     let p = nar.params(&prompt, 4);
-    let mut out = std::mem::MaybeUninit::<NarGeneratedTextC>::zeroed();
-    assert_eq!(unsafe { (nar.generate)(&p, out.as_mut_ptr()) }, NAR_SUCCESS);
-    let mut out = unsafe { out.assume_init() };
-    assert!(!out.text.is_null());
+    let mut out = nar.generate_owned(&p).expect("generates");
     assert_eq!(unsafe { (nar.free)(&mut out) }, NAR_SUCCESS);
     assert!(out.text.is_null() && out.stop_sequence_matched.is_null() && out.token_count == 0, "free resets the struct");
     assert_eq!(unsafe { (nar.free)(&mut out) }, NAR_SUCCESS, "second free of the reset struct");
@@ -355,10 +352,7 @@ fn a_text_from_before_shutdown_is_freed_after_it() {
     nar.start();
     let prompt = cstring("Hello.");
     let p = nar.params(&prompt, 4);
-    let mut out = std::mem::MaybeUninit::<NarGeneratedTextC>::zeroed();
-    assert_eq!(unsafe { (nar.generate)(&p, out.as_mut_ptr()) }, NAR_SUCCESS);
-    let mut out = unsafe { out.assume_init() };
-    assert!(!out.text.is_null());
+    let mut out = nar.generate_owned(&p).expect("generates");
     assert_eq!(unsafe { (nar.shutdown)() }, NAR_SUCCESS);
     assert_eq!(unsafe { (nar.free)(&mut out) }, NAR_SUCCESS);
     assert!(out.text.is_null());

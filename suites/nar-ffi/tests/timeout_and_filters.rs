@@ -1,24 +1,32 @@
 //! `NAR_ERROR_TIMEOUT` and the content filters, through the C ABI.
 
 use std::ffi::{c_char, c_void};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nar_ffi::*;
 use NarResultCode::*;
 
-/// A streaming reader slower than the request's timeout: the generation notices at its next token.
-extern "C" fn slow_reader(_: *const c_char, _: u32, is_complete: bool, _: *mut c_void) {
+/// A streaming reader that stalls on its first token until the request's timeout has passed (the
+/// `Instant` behind `user_data`), so the generation must notice it at its next token. The stall is the
+/// injected fault — a client slower per token than the whole timeout — not a synchronisation: the
+/// test waits for the generation's return, and the stall ends at a deadline computed from the
+/// timeout rather than at a guessed duration.
+extern "C" fn slow_reader(_: *const c_char, _: u32, is_complete: bool, user_data: *mut c_void) {
+    // SAFETY: `stream` passes a pointer to an `Instant` that outlives the call.
+    let past_timeout = unsafe { *(user_data as *const Instant) };
     if !is_complete {
-        // The injected fault (a client that takes longer per token than the whole timeout), not a
-        // synchronisation: nothing waits for this to end but the generation itself.
-        std::thread::sleep(Duration::from_millis(1_200));
+        std::thread::sleep(past_timeout.saturating_duration_since(Instant::now()));
     }
 }
 
-fn stream(nar: &Nar, p: &GenerateParamsC) -> (NarResultCode, NarGeneratedTextC) {
+/// Streams with `slow_reader`; `timeout_seconds` is the one the request will get (its own or the
+/// engine's).
+fn stream(nar: &Nar, p: &GenerateParamsC, timeout_seconds: u64) -> (NarResultCode, NarGeneratedTextC) {
+    let past_timeout = Instant::now() + Duration::from_secs(timeout_seconds) + Duration::from_millis(100);
     let mut out = std::mem::MaybeUninit::<NarGeneratedTextC>::zeroed();
-    // SAFETY: valid params, callback and out-pointer.
-    let rc = unsafe { (nar.generate_streaming)(p, Some(slow_reader), std::ptr::null_mut(), out.as_mut_ptr()) };
+    let user_data = &past_timeout as *const Instant as *mut c_void;
+    // SAFETY: valid params, callback, user data and out-pointer.
+    let rc = unsafe { (nar.generate_streaming)(p, Some(slow_reader), user_data, out.as_mut_ptr()) };
     // SAFETY: written by the library, zeroed on failure.
     (rc, unsafe { out.assume_init() })
 }
@@ -30,7 +38,7 @@ fn a_generation_past_its_request_timeout_is_timeout_and_leaves_nothing_allocated
     let prompt = cstring("Count from one to twenty.");
     let mut p = nar.params(&prompt, 24);
     p.timeout_seconds = 1;
-    let (rc, out) = stream(&nar, &p);
+    let (rc, out) = stream(&nar, &p, 1);
     assert_eq!(rc, NAR_ERROR_TIMEOUT, "{}", nar.last_error());
     assert!(out.text.is_null() && out.token_count == 0, "a timed-out generation returns no text");
     assert!(nar.last_error().contains("timed out"), "{}", nar.last_error());
@@ -47,7 +55,7 @@ fn the_engines_timeout_applies_when_the_request_names_none() {
     let prompt = cstring("Count from one to twenty.");
     let p = nar.params(&prompt, 24);
     assert_eq!(p.timeout_seconds, 0, "the request names no timeout");
-    let (rc, _) = stream(&nar, &p);
+    let (rc, _) = stream(&nar, &p, 1);
     assert_eq!(rc, NAR_ERROR_TIMEOUT, "{}", nar.last_error());
 }
 
