@@ -412,3 +412,35 @@ pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts:
     let checked = Checked { robots: scope.robots.len(), items: scope.items.len(), balances: scope.owners.len(), events: 0 };
     Ok(Verdict::from(block, checked, out))
 }
+
+/// Rows the reference indexer's tables hold above its cursor, stored block hashes the chain no
+/// longer has, and events whose block hash is not their stored block's: all must be zero after
+/// any reorg or crash. Reads the reference build's schema directly (`tables`: each block-tagged
+/// table and the column naming its block), so it applies to that build only; the API-level checks
+/// apply to any build.
+pub async fn orphans(pool: &sqlx::MySqlPool, p: &DynProvider, tables: &[(&str, &str)]) -> Result<Vec<String>> {
+    use sqlx::Row;
+    let cursor: Option<u64> = sqlx::query_scalar("SELECT block_number FROM index_cursor WHERE id = 1").fetch_optional(pool).await?;
+    let cursor = cursor.unwrap_or(0);
+    let mut found = Vec::new();
+    for (table, column) in tables {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} > ?")).bind(cursor).fetch_one(pool).await?;
+        if n > 0 {
+            found.push(format!("{n} rows of {table} above the cursor {cursor}"));
+        }
+    }
+    for row in sqlx::query("SELECT number, hash FROM blocks ORDER BY number").fetch_all(pool).await? {
+        let (number, hash): (u64, String) = (row.try_get(0)?, row.try_get(1)?);
+        let chain = p.get_block_by_number(number.into()).await.map_err(|e| Error::Rpc(e.to_string()))?.map(|b| format!("{:#x}", b.header.hash));
+        if chain.as_deref() != Some(hash.as_str()) {
+            found.push(format!("block {number}: stored {hash}, chain {chain:?}"));
+        }
+    }
+    let stray: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events e LEFT JOIN blocks b ON b.number = e.block_number WHERE b.hash IS NULL OR b.hash <> e.block_hash")
+        .fetch_one(pool)
+        .await?;
+    if stray > 0 {
+        found.push(format!("{stray} events whose block hash is not the stored block's"));
+    }
+    Ok(found)
+}

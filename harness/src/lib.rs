@@ -5,7 +5,11 @@
 //! - [`checker`]: the indexer against the contracts at a pinned block, as a structured verdict;
 //! - [`generator`]: seeded on-chain workloads (Jepsen's generator);
 //! - [`indexer_api`]: a typed client of the indexer's HTTP API;
-//! - [`nemesis`]: faults on a service's container (stop, kill, pause, restart, network cut);
+//! - [`nemesis`]: faults on a service's container (stop, kill, pause, restart, network cut), cut
+//!   and slow links, fault schedules and the journal of a run's faults;
+//! - [`mve`]: the whole MVE on one stack (both services wired through faultable links) and the
+//!   mixed workload the chaos and soak suites run against it;
+//! - [`ledger`]: the payments ledger's invariants, read from its tables;
 //! - [`session`] and [`docker`]: run labels, the watcher and the reaper that leave no container behind;
 //! - [`platform`]: the platform's services (indexer, payments), one per test, from the freshly built binary;
 //! - [`service`]: images, commands and environment per service; [`probe`]: readiness checks;
@@ -28,6 +32,8 @@ pub mod error;
 pub mod generator;
 pub mod indexer_api;
 pub mod isolation;
+pub mod ledger;
+pub mod mve;
 pub mod nemesis;
 pub mod platform;
 pub mod probe;

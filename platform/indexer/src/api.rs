@@ -146,7 +146,7 @@ async fn block(api: &Api, params: &HashMap<String, String>) -> Result<(u64, sqlx
 /// Failpoint `indexer::api::between_read_and_put` (`return(MS)`): holds a latest read for MS ms
 /// between its MySQL read and its cache write, where a batch may commit.
 async fn hold_between_read_and_put(key: &str) {
-    if let Some(ms) = fail::eval("indexer::api::between_read_and_put", |arg| arg.and_then(|a| a.parse::<u64>().ok())).flatten() {
+    if let Some(ms) = mve_failpoints::fail::eval("indexer::api::between_read_and_put", |arg| arg.and_then(|a| a.parse::<u64>().ok())).flatten() {
         tracing::info!(key, ms, "failpoint indexer::api::between_read_and_put: holding the read");
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }

@@ -2,12 +2,14 @@
 //!
 //! - [`config`]: environment; [`chain`]: JSON-RPC; [`model`]: events to entity versions;
 //! - [`store`]: MySQL schema, batch writes and reads; [`sync`]: the loop, reorgs and backoff;
-//! - [`cache`]: Redis for hot reads; [`api`]: the HTTP API; [`telemetry`]: status and metrics.
+//! - [`cache`]: Redis for hot reads; [`api`]: the HTTP API; [`telemetry`]: status and metrics;
+//! - [`failpoints`]: every named failpoint (crash points at each write step), one list.
 
 pub mod api;
 pub mod cache;
 pub mod chain;
 pub mod config;
+pub mod failpoints;
 pub mod model;
 pub mod store;
 pub mod sync;

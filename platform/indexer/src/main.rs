@@ -8,10 +8,10 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     // FAILPOINTS (TiKV's `fail` format) arms named failpoints for tests; unset, none is active.
-    let _failpoints = match std::panic::catch_unwind(fail::FailScenario::setup) {
+    let _failpoints = match mve_failpoints::setup() {
         Ok(s) => s,
-        Err(_) => {
-            eprintln!("mve-indexer: configuration: FAILPOINTS is not a valid failpoint list (name=action;...)");
+        Err(e) => {
+            eprintln!("mve-indexer: configuration: {e}");
             return std::process::ExitCode::from(2);
         }
     };

@@ -110,7 +110,10 @@ pub async fn rollback(pool: &MySqlPool, ancestor: Option<Cursor>) -> anyhow::Res
             sqlx::query("DELETE FROM index_cursor").execute(&mut *tx).await?;
         }
     }
+    mve_failpoints::crash_point!("indexer::store::rollback_before_commit");
     tx.commit().await?;
+    // Committed; the caller has not bumped the cache generation yet.
+    mve_failpoints::crash_point!("indexer::store::rollback_after_commit");
     Ok(removed)
 }
 

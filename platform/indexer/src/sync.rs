@@ -176,6 +176,7 @@ impl Indexer {
             changes.push((Position { block_number: number, log_index: index }, change));
         }
 
+        mve_failpoints::crash_point!("indexer::sync::batch_read");
         let last = headers.last().expect("from <= to gives at least one header");
         let new_cursor = Cursor { number: last.number, hash: last.hash };
         let count = events.len() as u64;
@@ -203,7 +204,10 @@ impl Indexer {
             state.apply(*at, change, &|a| known.contains(a))?;
         }
         store::write_batch(&mut tx, cursor, headers, events, &state).await?;
+        mve_failpoints::crash_point!("indexer::sync::batch_before_commit");
         tx.commit().await?;
+        // Committed; the caller has not bumped the cache generation yet.
+        mve_failpoints::crash_point!("indexer::sync::batch_after_commit");
         Ok(())
     }
 

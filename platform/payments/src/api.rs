@@ -126,8 +126,10 @@ async fn create_purchase(State(app): State<App>, body: Result<Json<NewPurchase>,
     {
         return db_down(e);
     }
+    mve_failpoints::crash_point!("payments::purchase::after_insert");
     match app.stripe.create_payment_intent(&id, &player, req.credits).await {
         Ok(pi) => {
+            mve_failpoints::crash_point!("payments::purchase::after_stripe_create");
             if let Err(e) = sqlx::query("UPDATE purchases SET payment_intent_id = ?, client_secret = ? WHERE id = ?")
                 .bind(&pi.id)
                 .bind(&pi.client_secret)
@@ -137,6 +139,7 @@ async fn create_purchase(State(app): State<App>, body: Result<Json<NewPurchase>,
             {
                 return db_down(e);
             }
+            mve_failpoints::crash_point!("payments::purchase::after_link");
             app.metrics.purchases.with_label_values(&["created"]).inc();
             (StatusCode::CREATED, Json(json!({ "purchase_id": id, "payment_intent": pi.id, "client_secret": pi.client_secret, "status": "PENDING" })))
                 .into_response()
@@ -147,6 +150,7 @@ async fn create_purchase(State(app): State<App>, body: Result<Json<NewPurchase>,
             // it stays PENDING, and a webhook naming it will settle it.
             if !matches!(e, StripeError::Unreachable { .. }) && !e.is_rate_limit() && !matches!(e, StripeError::Api { status: 500..=599, .. }) {
                 let _ = sqlx::query("UPDATE purchases SET status = 'FAILED', failure_reason = ?, failure_key = '' WHERE id = ?").bind(e.to_string()).bind(&id).execute(&app.pool).await;
+                mve_failpoints::crash_point!("payments::purchase::after_mark_failed");
             }
             app.metrics.purchases.with_label_values(&[outcome]).inc();
             (status, Json(json!({ "error": message, "code": outcome, "purchase_id": id, "stripe": e.to_string() }))).into_response()

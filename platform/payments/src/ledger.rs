@@ -100,7 +100,10 @@ pub async fn record_ignored(pool: &MySqlPool, event_id: &str, event_type: &str) 
         .execute(pool)
         .await
     {
-        Ok(_) => Ok(Outcome::Ignored),
+        Ok(_) => {
+            mve_failpoints::crash_point!("payments::ledger::ignored_recorded");
+            Ok(Outcome::Ignored)
+        }
         Err(e) if is_duplicate(&e) => Ok(Outcome::Duplicate),
         Err(e) => Err(e),
     }
@@ -134,7 +137,9 @@ pub async fn apply(pool: &MySqlPool, event_id: &str, event_type: &str, object: &
     .await?;
     let Some(row) = row else {
         set_outcome(&mut tx, event_id, Outcome::UnknownPurchase).await?;
+        mve_failpoints::crash_point!("payments::ledger::unknown_before_commit");
         tx.commit().await?;
+        mve_failpoints::crash_point!("payments::ledger::unknown_after_commit");
         return Ok(Outcome::UnknownPurchase);
     };
     let mut p = Purchase {
@@ -183,7 +188,9 @@ pub async fn apply(pool: &MySqlPool, event_id: &str, event_type: &str, object: &
     .execute(&mut *tx)
     .await?;
     set_outcome(&mut tx, event_id, outcome).await?;
+    mve_failpoints::crash_point!("payments::ledger::apply_before_commit");
     tx.commit().await?;
+    mve_failpoints::crash_point!("payments::ledger::apply_after_commit");
     Ok(outcome)
 }
 
@@ -361,6 +368,8 @@ pub async fn spend(pool: &MySqlPool, player: &str, credits: i64) -> Result<Resul
     }
     sqlx::query("INSERT INTO ledger (player_id, amount, kind) VALUES (?, ?, 'SPEND')").bind(player).bind(-credits).execute(&mut *tx).await?;
     sqlx::query("UPDATE balances SET credits = credits - ? WHERE player_id = ?").bind(credits).bind(player).execute(&mut *tx).await?;
+    mve_failpoints::crash_point!("payments::ledger::spend_before_commit");
     tx.commit().await?;
+    mve_failpoints::crash_point!("payments::ledger::spend_after_commit");
     Ok(Ok(balance - credits))
 }

@@ -1,9 +1,11 @@
 //! The MVE payments service (see ../../shared/spec/payments.md and README.md):
 //! [`config`], [`stripe_api`] (outbound calls and their retry policy), [`ledger`] (purchases,
-//! facts, ledger lines), [`webhook`] (signature, mode, dispatch), [`api`] (HTTP).
+//! facts, ledger lines), [`webhook`] (signature, mode, dispatch), [`api`] (HTTP), [`failpoints`]
+//! (every named failpoint: crash points at each write step, one list).
 
 pub mod api;
 pub mod config;
+pub mod failpoints;
 pub mod ledger;
 pub mod stripe_api;
 pub mod webhook;

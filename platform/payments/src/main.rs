@@ -5,6 +5,14 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))).init();
+    // FAILPOINTS (TiKV's `fail` format) arms named failpoints for tests; unset, none is active.
+    let _failpoints = match mve_failpoints::setup() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mve-payments: configuration: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let config = match mve_payments::Config::from_env() {
         Ok(c) => c,
         Err(e) => {

@@ -61,6 +61,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8], deadline: tokio::ti
             format!("event {} is {} mode; this service takes {} mode", event.id, mode(event.livemode), mode(app.config.livemode)),
         );
     }
+    mve_failpoints::crash_point!("payments::webhook::verified");
     let event_id = event.id.to_string();
     let created = event.created;
     let event_type = event.type_.to_string();

@@ -162,33 +162,8 @@ pub fn assert_consistent(test: &str, verdict: &Verdict, extra: serde_json::Value
     assert!(verdict.valid, "{}", verdict.summary());
 }
 
-/// Rows the reference indexer's tables hold above its cursor, and stored block hashes the chain no
-/// longer has: both must be zero after any reorg. Reads platform/indexer's schema directly, so it
-/// applies to the reference build only (the API-level checks apply to any build).
+/// Rows above the cursor, stored hashes the chain no longer has, stray events: the harness's DB
+/// check over the reference indexer's block-tagged tables.
 pub async fn orphans(env: &Env) -> anyhow::Result<Vec<String>> {
-    use sqlx::Row;
-    let pool = &env.db.pool;
-    let cursor: Option<u64> = sqlx::query_scalar("SELECT block_number FROM index_cursor WHERE id = 1").fetch_optional(pool).await?;
-    let cursor = cursor.unwrap_or(0);
-    let mut found = Vec::new();
-    for (table, column) in mve_indexer::store::BLOCK_TAGGED_TABLES {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} > ?")).bind(cursor).fetch_one(pool).await?;
-        if n > 0 {
-            found.push(format!("{n} rows of {table} above the cursor {cursor}"));
-        }
-    }
-    for row in sqlx::query("SELECT number, hash FROM blocks ORDER BY number").fetch_all(pool).await? {
-        let (number, hash): (u64, String) = (row.try_get(0)?, row.try_get(1)?);
-        let chain = env.p().get_block_by_number(number.into()).await?.map(|b| format!("{:#x}", b.header.hash));
-        if chain.as_deref() != Some(hash.as_str()) {
-            found.push(format!("block {number}: stored {hash}, chain {chain:?}"));
-        }
-    }
-    let stray: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events e LEFT JOIN blocks b ON b.number = e.block_number WHERE b.hash IS NULL OR b.hash <> e.block_hash")
-        .fetch_one(pool)
-        .await?;
-    if stray > 0 {
-        found.push(format!("{stray} events whose block hash is not the stored block's"));
-    }
-    Ok(found)
+    Ok(checker::orphans(&env.db.pool, env.p(), &mve_indexer::store::BLOCK_TAGGED_TABLES).await?)
 }

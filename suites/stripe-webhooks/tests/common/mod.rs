@@ -9,6 +9,8 @@ use harness::stripe::{Deliverer, Events, FakeStripe, PaymentIntent};
 use harness::{Service, ServiceHandle, Stack, TestDatabase};
 use serde_json::{json, Value};
 
+pub use harness::ledger::{check_tables, table_balance, Balance};
+
 pub const SECRET: &str = "whsec_mve_primary_0123456789abcdef";
 pub const ROTATED: &str = "whsec_mve_rotated_fedcba9876543210";
 
@@ -23,11 +25,13 @@ pub struct Setup {
     pub api_base: Option<String>,
     /// Containers of this test alone (for faults on MariaDB).
     pub private: bool,
+    /// More environment for the service (`FAILPOINTS`).
+    pub extra_env: Vec<(&'static str, String)>,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Setup { secrets: vec![SECRET], livemode: false, max_retries: 3, timeout_ms: 1_000, api_base: None, private: false }
+        Setup { secrets: vec![SECRET], livemode: false, max_retries: 3, timeout_ms: 1_000, api_base: None, private: false, extra_env: Vec::new() }
     }
 }
 
@@ -41,14 +45,8 @@ pub struct Env {
     pub deliver: Deliverer,
     pub events: Events,
     players: Mutex<Vec<String>>,
+    config: Vec<(&'static str, String)>,
     pub stack: Stack,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Balance {
-    pub balance: i64,
-    pub ledger_sum: i64,
-    pub debt: i64,
 }
 
 impl Env {
@@ -61,7 +59,7 @@ impl Env {
         let stack = if setup.private { builder.private().await? } else { builder.shared().await? };
         let db = stack.fresh_database().await?;
         let stripe = FakeStripe::start(stack.gateway_ip().await?, setup.livemode).await?;
-        let env = vec![
+        let mut env = vec![
             ("PAYMENTS_DATABASE_URL", db.network_url.clone().expect("container database")),
             ("PAYMENTS_STRIPE_API_BASE", setup.api_base.clone().unwrap_or_else(|| stripe.url())),
             ("PAYMENTS_STRIPE_SECRET_KEY", "sk_test_mve_simulated".to_string()),
@@ -71,6 +69,8 @@ impl Env {
             ("PAYMENTS_STRIPE_TIMEOUT_MS", setup.timeout_ms.to_string()),
             ("PAYMENTS_STRIPE_BACKOFF_MS", "20".to_string()),
         ];
+        let config = env.clone();
+        env.extend(setup.extra_env.iter().cloned());
         let payments = stack.start_platform(Service::Payments, &env).await?;
         let base = payments.url().await?;
         Ok(Env {
@@ -83,7 +83,20 @@ impl Env {
             stripe,
             payments,
             players: Mutex::new(Vec::new()),
+            config,
         })
+    }
+
+    /// A new payments container on the same database and Stripe, replacing the current one (as an
+    /// orchestrator replaces a dead instance), with `extra` environment on top of the test's setup
+    /// minus its extra environment (a restart without the failpoint that crashed it).
+    pub async fn restart_payments(&mut self, extra: &[(&'static str, String)]) -> anyhow::Result<()> {
+        let mut env = self.config.clone();
+        env.extend(extra.iter().cloned());
+        self.payments = self.stack.start_platform(Service::Payments, &env).await?;
+        self.base = self.payments.url().await?;
+        self.deliver = Deliverer::new(&format!("{}/webhooks/stripe", self.base));
+        Ok(())
     }
 
     /// A player id of this test's own; the ledger check covers every one handed out.
@@ -176,60 +189,6 @@ impl Env {
         anyhow::ensure!(t == b, "{p}: the service reports {b:?} but the tables hold {t:?}");
         Ok(())
     }
-}
-
-/// A player's balance, ledger sum and debt read from the tables, not from the service.
-pub async fn table_balance(pool: &sqlx::MySqlPool, player: &str) -> anyhow::Result<Balance> {
-    let balance: Option<i64> = sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ?").bind(player).fetch_optional(pool).await?;
-    let ledger_sum: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS SIGNED) FROM ledger WHERE player_id = ?").bind(player).fetch_one(pool).await?;
-    let debt: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(shortfall), 0) AS SIGNED) FROM debts WHERE player_id = ?").bind(player).fetch_one(pool).await?;
-    Ok(Balance { balance: balance.unwrap_or(0), ledger_sum, debt })
-}
-
-/// The ledger's invariants, read from the database directly: a stored balance equals the sum of its
-/// lines and is never negative; no player owes a negative debt; every line an event caused names an
-/// event recorded as applied, and no event is left half-applied; each purchase has at most one
-/// PURCHASE line, worth its credits, and only a SUCCEEDED purchase has lines at all; refunds never
-/// take back more than was credited.
-pub async fn check_tables(pool: &sqlx::MySqlPool, players: &[String]) -> anyhow::Result<()> {
-    use sqlx::Row;
-    for p in players {
-        let t = table_balance(pool, p).await?;
-        anyhow::ensure!(t.balance == t.ledger_sum && t.balance >= 0, "{p}: balances row {} but ledger lines sum to {}", t.balance, t.ledger_sum);
-        anyhow::ensure!(t.debt >= 0, "{p}: debt lines sum to {} (more forgiven than owed)", t.debt);
-    }
-    let orphans: Vec<(String, String)> = sqlx::query_as(
-        "SELECT l.kind, COALESCE(l.stripe_event, '') FROM ledger l LEFT JOIN webhook_events w ON w.event_id = l.stripe_event \
-         WHERE l.stripe_event IS NOT NULL AND (w.event_id IS NULL OR w.outcome NOT IN ('applied', 'flagged_for_review'))",
-    )
-    .fetch_all(pool)
-    .await?;
-    anyhow::ensure!(orphans.is_empty(), "ledger lines whose event is not recorded as applied: {orphans:?}");
-    let pending: Vec<String> = sqlx::query_scalar("SELECT event_id FROM webhook_events WHERE outcome = 'pending'").fetch_all(pool).await?;
-    anyhow::ensure!(pending.is_empty(), "events recorded but never finished: {pending:?}");
-    let rows = sqlx::query(
-        "SELECT p.id, p.status, p.credits, \
-           CAST(COALESCE(SUM(CASE WHEN l.kind = 'PURCHASE' THEN 1 ELSE 0 END), 0) AS SIGNED) AS purchase_lines, \
-           CAST(COALESCE(SUM(CASE WHEN l.kind = 'PURCHASE' THEN l.amount ELSE 0 END), 0) AS SIGNED) AS purchased, \
-           CAST(COALESCE(SUM(CASE WHEN l.kind = 'REFUND' THEN l.amount ELSE 0 END), 0) AS SIGNED) AS taken, \
-           CAST(COUNT(l.id) AS SIGNED) AS line_count \
-         FROM purchases p LEFT JOIN ledger l ON l.purchase_id = p.id GROUP BY p.id, p.status, p.credits",
-    )
-    .fetch_all(pool)
-    .await?;
-    for r in rows {
-        let (id, status, credits): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
-        let (purchase_lines, purchased, taken, lines): (i64, i64, i64, i64) = (r.get(3), r.get(4), r.get(5), r.get(6));
-        if status == "SUCCEEDED" {
-            anyhow::ensure!(purchase_lines == 1 && purchased == credits, "purchase {id}: {purchase_lines} PURCHASE lines worth {purchased}, want one of {credits}");
-            anyhow::ensure!(-taken <= credits, "purchase {id}: refunds took {} of {credits} credits", -taken);
-        } else {
-            anyhow::ensure!(lines == 0, "purchase {id} is {status} but has {lines} ledger lines");
-        }
-    }
-    Ok(())
 }
 
 /// Proptest cases: `MVE_PROPTEST_CASES` if set (a longer run), else the test's own number.

@@ -11,6 +11,12 @@
 //!
 //! After any heal, call [`ServiceHandle::url`] again and rebuild clients. A stack's faults only
 //! make sense on a private stack: a shared container serves other tests.
+//!
+//! Also here: [`Link`] (a network between one service and its clients, to cut), [`proxy`] (a slow or
+//! lossy link), and [`schedule`] (seeded fault schedules and the journal of a run's faults).
+
+pub mod proxy;
+pub mod schedule;
 
 use testcontainers::bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest};
 use testcontainers::bollard::query_parameters::{KillContainerOptionsBuilder, RestartContainerOptionsBuilder};
@@ -82,6 +88,15 @@ impl ServiceHandle {
             endpoint_config: Some(EndpointSettings { aliases: Some(vec![c.name.clone()]), ..Default::default() }),
         };
         Ok(c.docker.connect_network(&c.network, request).await?)
+    }
+
+    /// `None` while the container runs; its exit code once it has stopped (a crash point's abort
+    /// gives 134, SIGKILL 137).
+    pub async fn exit_code(&self) -> Result<Option<i64>> {
+        let c = self.container("exit_code")?;
+        let info = c.docker.inspect_container(c.container.id(), None).await?;
+        let state = info.state.unwrap_or_default();
+        Ok(if state.running.unwrap_or(false) { None } else { Some(state.exit_code.unwrap_or(-1)) })
     }
 
     pub async fn inject(&self, fault: Fault) -> Result<()> {

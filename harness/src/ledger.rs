@@ -1,0 +1,65 @@
+//! The payments ledger's invariants, read from the reference service's tables directly (not from
+//! its API): what the stripe-webhooks tests and the chaos checker hold every run to.
+
+use sqlx::Row;
+
+/// A player's balance, ledger sum and debt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    pub balance: i64,
+    pub ledger_sum: i64,
+    pub debt: i64,
+}
+
+/// A player's balance, ledger sum and debt read from the tables, not from the service.
+pub async fn table_balance(pool: &sqlx::MySqlPool, player: &str) -> anyhow::Result<Balance> {
+    let balance: Option<i64> = sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ?").bind(player).fetch_optional(pool).await?;
+    let ledger_sum: i64 =
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS SIGNED) FROM ledger WHERE player_id = ?").bind(player).fetch_one(pool).await?;
+    let debt: i64 =
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(shortfall), 0) AS SIGNED) FROM debts WHERE player_id = ?").bind(player).fetch_one(pool).await?;
+    Ok(Balance { balance: balance.unwrap_or(0), ledger_sum, debt })
+}
+
+/// The ledger's invariants, read from the database directly: a stored balance equals the sum of its
+/// lines and is never negative; no player owes a negative debt; every line an event caused names an
+/// event recorded as applied, and no event is left half-applied; each purchase has at most one
+/// PURCHASE line, worth its credits, and only a SUCCEEDED purchase has lines at all; refunds never
+/// take back more than was credited.
+pub async fn check_tables(pool: &sqlx::MySqlPool, players: &[String]) -> anyhow::Result<()> {
+    for p in players {
+        let t = table_balance(pool, p).await?;
+        anyhow::ensure!(t.balance == t.ledger_sum && t.balance >= 0, "{p}: balances row {} but ledger lines sum to {}", t.balance, t.ledger_sum);
+        anyhow::ensure!(t.debt >= 0, "{p}: debt lines sum to {} (more forgiven than owed)", t.debt);
+    }
+    let orphans: Vec<(String, String)> = sqlx::query_as(
+        "SELECT l.kind, COALESCE(l.stripe_event, '') FROM ledger l LEFT JOIN webhook_events w ON w.event_id = l.stripe_event \
+         WHERE l.stripe_event IS NOT NULL AND (w.event_id IS NULL OR w.outcome NOT IN ('applied', 'flagged_for_review'))",
+    )
+    .fetch_all(pool)
+    .await?;
+    anyhow::ensure!(orphans.is_empty(), "ledger lines whose event is not recorded as applied: {orphans:?}");
+    let pending: Vec<String> = sqlx::query_scalar("SELECT event_id FROM webhook_events WHERE outcome = 'pending'").fetch_all(pool).await?;
+    anyhow::ensure!(pending.is_empty(), "events recorded but never finished: {pending:?}");
+    let rows = sqlx::query(
+        "SELECT p.id, p.status, p.credits, \
+           CAST(COALESCE(SUM(CASE WHEN l.kind = 'PURCHASE' THEN 1 ELSE 0 END), 0) AS SIGNED) AS purchase_lines, \
+           CAST(COALESCE(SUM(CASE WHEN l.kind = 'PURCHASE' THEN l.amount ELSE 0 END), 0) AS SIGNED) AS purchased, \
+           CAST(COALESCE(SUM(CASE WHEN l.kind = 'REFUND' THEN l.amount ELSE 0 END), 0) AS SIGNED) AS taken, \
+           CAST(COUNT(l.id) AS SIGNED) AS line_count \
+         FROM purchases p LEFT JOIN ledger l ON l.purchase_id = p.id GROUP BY p.id, p.status, p.credits",
+    )
+    .fetch_all(pool)
+    .await?;
+    for r in rows {
+        let (id, status, credits): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
+        let (purchase_lines, purchased, taken, lines): (i64, i64, i64, i64) = (r.get(3), r.get(4), r.get(5), r.get(6));
+        if status == "SUCCEEDED" {
+            anyhow::ensure!(purchase_lines == 1 && purchased == credits, "purchase {id}: {purchase_lines} PURCHASE lines worth {purchased}, want one of {credits}");
+            anyhow::ensure!(-taken <= credits, "purchase {id}: refunds took {} of {credits} credits", -taken);
+        } else {
+            anyhow::ensure!(lines == 0, "purchase {id} is {status} but has {lines} ledger lines");
+        }
+    }
+    Ok(())
+}
