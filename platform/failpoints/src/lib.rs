@@ -43,6 +43,18 @@ macro_rules! crash_point {
     };
 }
 
+/// Holds the calling task for MS milliseconds if `FAILPOINTS` arms this point (`NAME=return(MS)`):
+/// a window a test can make something happen in (a commit in the middle of a read, say).
+#[macro_export]
+macro_rules! hold_point {
+    ($name:literal) => {
+        if let Some(ms) = $crate::fail::eval($name, |arg| arg.and_then(|a| a.parse::<u64>().ok())).flatten() {
+            eprintln!(concat!("failpoint ", $name, ": holding {} ms"), ms);
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+    };
+}
+
 /// Reads `FAILPOINTS` once at start. A malformed list is a configuration error (the `fail` crate
 /// panics on one; the service turns it into a clear message and exit code 2).
 pub fn setup() -> Result<fail::FailScenario<'static>, String> {
@@ -70,7 +82,7 @@ pub fn unlisted_and_unguarded(src: &Path, points: &[Point]) -> Vec<String> {
         let file = path.file_name().unwrap_or_default().to_string_lossy();
         let is_point = |l: &str| l.contains("crash_point!(");
         for (i, line) in lines.iter().enumerate() {
-            for marker in ["crash_point!(\"", "fail::eval(\""] {
+            for marker in ["crash_point!(\"", "hold_point!(\"", "fail::eval(\""] {
                 if let Some(at) = line.find(marker) {
                     let rest = &line[at + marker.len()..];
                     used.push(rest[..rest.find('"').unwrap_or(rest.len())].to_string());

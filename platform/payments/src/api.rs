@@ -214,6 +214,7 @@ async fn balance(State(app): State<App>, Path(raw): Path<String>) -> Response {
     };
     let q = async {
         let stored: Option<i64> = sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ?").bind(player).fetch_optional(&app.pool).await?;
+        mve_failpoints::hold_point!("payments::api::balance_read");
         let sum: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS SIGNED) FROM ledger WHERE player_id = ?")
             .bind(player)
             .fetch_one(&app.pool)

@@ -1,0 +1,33 @@
+//! Regressions of bugs found in the payments service, named `regression_p<severity>_...` (see
+//! CONTRIBUTING.md): each failed before its fix.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Env, Setup, SECRET};
+
+/// Found by the chaos suite on 2026-12-01 (`chaos_anvil_frozen_and_thawed`, seed 5004, outside and
+/// during the fault alike): `GET /players/{id}/balance` read the stored balance and the ledger's sum
+/// in separate statements, so a purchase committed between them gave an answer whose balance was
+/// not its own ledger sum (`"balance":4300, "ledger_sum":4700`). The ledger itself was right; the
+/// answer was not. The failpoint holds the read where a commit can land; the delivery lands there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_p2_a_commit_during_a_balance_read_never_gives_a_balance_that_is_not_its_ledger_sum() -> anyhow::Result<()> {
+    let setup = Setup { extra_env: vec![("FAILPOINTS", "payments::api::balance_read=return(1500)".into())], ..Setup::default() };
+    let env = Env::with(setup).await?;
+    let player = env.player();
+    let (_, pi) = env.paid_purchase(&player, 1_000).await?;
+    let url = format!("{}/players/{player}/balance", env.base);
+    let read = tokio::spawn(async move { reqwest::get(url).await?.json::<serde_json::Value>().await });
+    harness::wait::until("the balance read held", Duration::from_secs(30), || async {
+        let logs = env.payments.logs().await?;
+        Ok::<_, harness::Error>(logs.contains("failpoint payments::api::balance_read: holding").then_some(()))
+    })
+    .await?;
+    let delivery = env.deliver.send(&env.events.succeeded(&pi), SECRET).await?;
+    assert_eq!((delivery.status, delivery.outcome()), (200, "applied"), "{:?}", delivery.body);
+    let answer = read.await??;
+    assert_eq!(answer["balance"], answer["ledger_sum"], "one answer, two moments: {answer}");
+    env.check_ledger().await
+}
