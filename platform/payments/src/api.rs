@@ -212,18 +212,22 @@ async fn balance(State(app): State<App>, Path(raw): Path<String>) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
+    // One statement, so one read view: the balance, the ledger's sum and the debt of one moment
+    // (three statements let a commit land between them: regression_p2 in stripe-webhooks).
     let q = async {
-        let stored: Option<i64> = sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ?").bind(player).fetch_optional(&app.pool).await?;
         mve_failpoints::hold_point!("payments::api::balance_read");
-        let sum: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS SIGNED) FROM ledger WHERE player_id = ?")
-            .bind(player)
-            .fetch_one(&app.pool)
-            .await?;
-        let debt: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(shortfall), 0) AS SIGNED) FROM debts WHERE player_id = ?")
-            .bind(player)
-            .fetch_one(&app.pool)
-            .await?;
-        Ok::<_, sqlx::Error>((stored.unwrap_or(0), sum, debt))
+        let row = sqlx::query(
+            "SELECT (SELECT credits FROM balances WHERE player_id = ?), \
+               (SELECT CAST(COALESCE(SUM(amount), 0) AS SIGNED) FROM ledger WHERE player_id = ?), \
+               (SELECT CAST(COALESCE(SUM(shortfall), 0) AS SIGNED) FROM debts WHERE player_id = ?)",
+        )
+        .bind(player)
+        .bind(player)
+        .bind(player)
+        .fetch_one(&app.pool)
+        .await?;
+        let stored: Option<i64> = row.try_get(0)?;
+        Ok::<_, sqlx::Error>((stored.unwrap_or(0), row.try_get::<i64, _>(1)?, row.try_get::<i64, _>(2)?))
     };
     match q.await {
         Ok((stored, sum, debt)) => Json(json!({
