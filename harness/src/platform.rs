@@ -95,6 +95,12 @@ impl Stack {
     /// Starts a platform service of this test alone on the stack's network, configured by `env`,
     /// and waits until its `/health` answers. The container goes when the handle drops.
     pub async fn start_platform(&self, service: Service, env: &[(&str, String)]) -> Result<ServiceHandle> {
+        self.start_platform_linked(service, env, &[]).await
+    }
+
+    /// [`Stack::start_platform`] for a service that reaches a dependency only through `links`
+    /// (so that a test can cut them): it joins them before its readiness is awaited.
+    pub async fn start_platform_linked(&self, service: Service, env: &[(&str, String)], links: &[&crate::nemesis::Link]) -> Result<ServiceHandle> {
         if Target::from_env()? == Target::External {
             let url = service.external_url().ok_or_else(|| {
                 Error::Config(format!("MVE_TARGET=external needs MVE_{}_URL for {service}", service.env_name()))
@@ -137,6 +143,9 @@ impl Stack {
             service,
             backend: Backend::Container(ContainerBackend { container, name: container_name, network, docker }),
         };
+        for link in links {
+            link.attach(&handle).await?;
+        }
         if let Err(e) = handle.wait_ready(READY_TIMEOUT).await {
             let logs = handle.logs().await.unwrap_or_default();
             let tail: Vec<&str> = logs.lines().rev().take(20).collect();

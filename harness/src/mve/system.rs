@@ -79,10 +79,8 @@ impl Mve {
             ("PAYMENTS_LIVEMODE", "false".to_string()),
             ("PAYMENTS_STRIPE_BACKOFF_MS", "20".to_string()),
         ];
-        let indexer = stack.start_platform(Service::Indexer, &indexer_env).await?;
-        chain_link.attach(&indexer).await?;
-        let payments = stack.start_platform(Service::Payments, &payments_env).await?;
-        payments_db_link.attach(&payments).await?;
+        let indexer = stack.start_platform_linked(Service::Indexer, &indexer_env, &[&chain_link]).await?;
+        let payments = stack.start_platform_linked(Service::Payments, &payments_env, &[&payments_db_link]).await?;
         Ok(Mve {
             indexer,
             payments,

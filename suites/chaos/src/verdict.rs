@@ -1,0 +1,154 @@
+//! The checker of a scenario: after the load stops and the system settles, everything the run
+//! did is checked against the source of truth, and the result is one structured verdict that the
+//! test asserts on and the result file keeps.
+
+use std::time::Duration;
+
+use alloy::providers::Provider;
+use harness::checker::{self, Verdict};
+use harness::nemesis::schedule::FaultRecord;
+use serde::Serialize;
+
+use harness::mve::load::{IndexerAnswer, Reads, Record, PAYMENT_PLAYERS};
+use harness::mve::Mve;
+
+#[derive(Debug, Serialize)]
+pub struct ScenarioVerdict {
+    pub valid: bool,
+    /// Why not, one line per finding.
+    pub findings: Vec<String>,
+    /// The indexer against the chain at the final head: full state, raw events, latest reads.
+    pub indexer: Verdict,
+    /// Rows above the cursor or of blocks the chain does not have.
+    pub orphans: Vec<String>,
+    pub ledger: LedgerCheck,
+    pub indexer_reads: Reads,
+    pub payments_reads: Reads,
+    /// Indexer answers recorded during the run and checked against the chain at their block.
+    pub answers_checked: usize,
+    pub faults: Vec<FaultRecord>,
+    pub recovery_seconds: Vec<Option<f64>>,
+    pub load: serde_json::Value,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct LedgerCheck {
+    pub events_delivered: usize,
+    pub events_accepted: usize,
+    /// Per player: what the accepted events are worth, and what the ledger holds.
+    pub balances: Vec<(String, i64, i64)>,
+    pub problems: Vec<String>,
+}
+
+/// Settles the system and checks everything the run did.
+pub async fn check(mve: &Mve, record: &Record) -> anyhow::Result<ScenarioVerdict> {
+    let mut findings = Vec::new();
+    let api = mve.indexer_api().await?;
+    let (head, hash) = {
+        let n = mve.chain.provider.get_block_number().await?;
+        let b = mve.chain.provider.get_block_by_number(n.into()).await?.ok_or_else(|| anyhow::anyhow!("no block {n}"))?;
+        (n, b.header.hash)
+    };
+    if let Err(e) = api.wait_for_hash(head, hash, Duration::from_secs(120)).await {
+        findings.push(format!("the indexer never settled at the head: {e}"));
+    }
+    let mut accounts = mve.players.clone();
+    accounts.push(mve.admin);
+    let p = &mve.chain.provider;
+    let indexer = checker::full(p, &mve.d, &api, head, &accounts)
+        .await?
+        .and(checker::events(p, &mve.d, &api, 0, head).await?)
+        .and(checker::latest(p, &mve.d, &api, &accounts).await?);
+    if !indexer.valid {
+        findings.push(indexer.summary());
+    }
+    let (indexer_pool, payments_pool) = mve.pools().await?;
+    let orphans = checker::orphans(&indexer_pool, p, &mve_indexer::store::BLOCK_TAGGED_TABLES).await?;
+    findings.extend(orphans.iter().map(|o| format!("orphan: {o}")));
+
+    // Every answer a reader got, against the chain at the block it claimed.
+    let answers = record.indexer_answers.lock().expect("answers").clone();
+    let mut differences = Vec::new();
+    for a in &answers {
+        match a {
+            IndexerAnswer::Robot { id, at, robot } => {
+                let chain = checker::chain_robot(p, &mve.d, *id, *at).await?;
+                checker::compare_robot(&chain, robot, *at, &mut differences);
+            }
+            IndexerAnswer::Balance { owner, at, balance } => {
+                let chain = mve.d.ntc(p).balanceOf(*owner).block((*at).into()).call().await?;
+                if chain != *balance {
+                    findings.push(format!("a reader was told balance {balance} for {owner:#x} at block {at}; the chain has {chain}"));
+                }
+            }
+        }
+    }
+    if let Some(d) = differences.first() {
+        findings.push(format!("{} wrong robot answers during the run; first: {} {}: chain {} vs indexer {} at block {}", differences.len(), d.entity, d.field, d.chain, d.indexer, d.block));
+    }
+
+    let ledger = check_ledger(&payments_pool, record).await?;
+    findings.extend(ledger.problems.iter().cloned());
+    let indexer_reads = record.indexer_reads.lock().expect("reads").clone();
+    let payments_reads = record.payments_reads.lock().expect("reads").clone();
+    for (what, reads) in [("indexer", &indexer_reads), ("payments", &payments_reads)] {
+        for (when, t) in [("during faults", &reads.during_faults), ("outside faults", &reads.outside_faults)] {
+            if t.wrong > 0 {
+                findings.push(format!("{} wrong {what} answers {when}; first: {}", t.wrong, t.first_wrong.clone().unwrap_or_default()));
+            }
+        }
+    }
+    findings.extend(record.wrong_writes.lock().expect("wrong writes").iter().map(|w| format!("a valid write refused: {w}")));
+    let faults = mve.journal.records();
+    for f in &faults {
+        if f.recovered_ms.is_none() {
+            findings.push(format!("{} {} never recovered", f.action, f.target));
+        }
+    }
+    Ok(ScenarioVerdict {
+        valid: findings.is_empty(),
+        findings,
+        indexer,
+        orphans,
+        ledger,
+        indexer_reads,
+        payments_reads,
+        answers_checked: answers.len(),
+        recovery_seconds: faults.iter().map(|f| f.recovery().map(|d| d.as_secs_f64())).collect(),
+        faults,
+        load: serde_json::json!({
+            "chain_ops": record.chain_ops.load(std::sync::atomic::Ordering::Relaxed),
+            "purchases_answered": record.purchases_answered.load(std::sync::atomic::Ordering::Relaxed),
+            "purchase_errors": record.purchase_errors.load(std::sync::atomic::Ordering::Relaxed),
+            "deliveries": record.deliveries.lock().expect("deliveries").iter().map(|d| d.attempts).sum::<u32>(),
+        }),
+    })
+}
+
+/// The ledger against the deliveries Stripe made: every accepted event recorded exactly once and
+/// finished, every balance the sum of its lines and of the accepted events' worth (read from the
+/// tables, not the service).
+async fn check_ledger(pool: &sqlx::MySqlPool, record: &Record) -> anyhow::Result<LedgerCheck> {
+    let mut out = LedgerCheck::default();
+    let players: Vec<String> = PAYMENT_PLAYERS.iter().map(|p| p.to_string()).collect();
+    if let Err(e) = harness::ledger::check_tables(pool, &players).await {
+        out.problems.push(format!("ledger tables: {e:#}"));
+    }
+    let deliveries = record.deliveries.lock().expect("deliveries").clone();
+    out.events_delivered = deliveries.len();
+    out.events_accepted = deliveries.iter().filter(|d| d.outcome.is_some()).count();
+    for d in &deliveries {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT outcome FROM webhook_events WHERE event_id = ?").bind(&d.event_id).fetch_all(pool).await?;
+        if rows.len() != 1 || rows[0] != "applied" {
+            out.problems.push(format!("event {} (accepted as {:?} after {} deliveries) is recorded as {rows:?}", d.event_id, d.outcome, d.attempts));
+        }
+    }
+    for (player, want) in record.expected_balances() {
+        let have = harness::ledger::table_balance(pool, &player).await?.balance;
+        if have != want {
+            out.problems.push(format!("{player}: the accepted events are worth {want} credits, the ledger holds {have}"));
+        }
+        out.balances.push((player, want, have));
+    }
+    Ok(out)
+}
