@@ -1,0 +1,74 @@
+//! NAR generations the way the game client makes them: the C client (nar-ffi's `c/nar_client.c`)
+//! loads the library once and runs init → streaming generate → free → shutdown round after round,
+//! at low CPU priority (`nice`), so that the services keep their share of this machine's cores.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub struct NarClient {
+    child: Child,
+    out: PathBuf,
+    pid: u32,
+}
+
+impl NarClient {
+    /// Starts the client; its output goes to `target/mve-results/soak/nar_client.out`.
+    pub fn spawn() -> anyhow::Result<NarClient> {
+        let dir = harness::results::target_dir().join("mve-results/soak");
+        std::fs::create_dir_all(&dir)?;
+        let out = dir.join("nar_client.out");
+        let file = std::fs::File::create(&out)?;
+        // stdbuf -oL: a line per generation reaches the file at once (a file is block-buffered, and
+        // the client is killed at the end, never flushing).
+        let child = Command::new("nice")
+            .args(["-n", "19", "stdbuf", "-oL"])
+            .arg(nar_ffi::C_CLIENT)
+            .arg(nar_ffi::library_path())
+            .arg(nar_ffi::model_path())
+            .args(["1000000000", "24", "stream"])
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let pid = child.id();
+        Ok(NarClient { child, out, pid })
+    }
+
+    /// Generations finished so far (buffered output: a lower bound).
+    pub fn generations(&self) -> u64 {
+        std::fs::read_to_string(&self.out).map(|s| s.lines().filter(|l| l.starts_with("text: ")).count() as u64).unwrap_or(0)
+    }
+
+    /// Resident memory of the client (the library and its engine), in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+    }
+
+    /// `Some(description)` if the client has ended: it never should during a soak.
+    pub fn ended(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                Some(format!("the NAR client ended ({status}): {err}"))
+            }
+            Ok(None) => None,
+            Err(e) => Some(format!("the NAR client cannot be waited on: {e}")),
+        }
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NarClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

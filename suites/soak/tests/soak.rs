@@ -1,0 +1,137 @@
+//! The soak: the whole MVE under steady mixed load, with the NAR client generating throughout, for
+//! `MVE_SOAK_DURATION` (3 minutes by default). Runs in the `soak` profile:
+//! `cargo nextest run --profile soak -p soak`; `MVE_SOAK_DURATION=48h` for a release candidate.
+//!
+//! Every `SAMPLE_EVERY` a sample of every series goes to `target/mve-results/soak/series.jsonl`;
+//! every `CHECK_EVERY` the readers' answers so far are checked against the chain and the ledger's
+//! invariants against its tables; at the end the full checks run and the drift verdict is written
+//! to `target/mve-results/soak/soak.json`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use harness::checker;
+use harness::mve::load::{IndexerAnswer, PAYMENT_PLAYERS};
+use harness::mve::{Load, Mve};
+use soak::nar::NarClient;
+use soak::sampler::{sample, Series, Since};
+
+const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+const CHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// The readers' answers since the last check, against the chain at the block each claimed.
+async fn check_answers(mve: &Mve, answers: Vec<IndexerAnswer>) -> anyhow::Result<Vec<String>> {
+    let p = &mve.chain.provider;
+    let mut found = Vec::new();
+    let mut differences = Vec::new();
+    for a in answers {
+        match a {
+            IndexerAnswer::Robot { id, at, robot } => checker::compare_robot(&checker::chain_robot(p, &mve.d, id, at).await?, &robot, at, &mut differences),
+            IndexerAnswer::Balance { owner, at, balance } => {
+                let chain = mve.d.ntc(p).balanceOf(owner).block(at.into()).call().await?;
+                if chain != balance {
+                    found.push(format!("balance of {owner:#x} at {at}: told {balance}, chain {chain}"));
+                }
+            }
+        }
+    }
+    found.extend(differences.iter().map(|d| format!("{} {}: chain {} vs indexer {} at {}", d.entity, d.field, d.chain, d.indexer, d.block)));
+    Ok(found)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_and_answers() -> anyhow::Result<()> {
+    let duration = soak::duration()?;
+    let seed = std::env::var("SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(6_001u64);
+    eprintln!("soak for {duration:?}, seed {seed} (reproduce with SOAK_SEED={seed})");
+    let mve = Arc::new(Mve::start(seed).await?);
+    let load = Load::start(mve.clone(), seed);
+    load.warm_up().await?;
+    let mut nar = NarClient::spawn()?;
+    let mut series = Series::create("series")?;
+    let mut since = Since::default();
+    let mut findings = Vec::new();
+    let started = Instant::now();
+    let mut next_check = started + CHECK_EVERY;
+    let mut checks = 0;
+    while started.elapsed() < duration {
+        let s = sample(&mve, &load.record, &nar, started.elapsed().as_secs_f64(), &mut since).await?;
+        series.push(s)?;
+        if let Some(e) = nar.ended() {
+            findings.push(e);
+            break;
+        }
+        if Instant::now() >= next_check {
+            checks += 1;
+            findings.extend(check_answers(&mve, load.record.take_indexer_answers()).await?);
+            let (_, payments_pool) = mve.pools().await?;
+            let players: Vec<String> = PAYMENT_PLAYERS.iter().map(|p| p.to_string()).collect();
+            if let Err(e) = harness::ledger::check_tables(&payments_pool, &players).await {
+                findings.push(format!("ledger at check {checks}: {e:#}"));
+            }
+            next_check += CHECK_EVERY;
+        }
+        // The sampling period.
+        tokio::time::sleep(SAMPLE_EVERY).await;
+    }
+    let generations = nar.generations();
+    nar.stop();
+    let record = load.stop(&mve).await?;
+    findings.extend(check_answers(&mve, record.take_indexer_answers()).await?);
+
+    // The end: the indexer at the head against the chain, the ledger against the deliveries.
+    let api = mve.indexer_api().await?;
+    let p = &mve.chain.provider;
+    let head = {
+        use alloy::providers::Provider;
+        let n = p.get_block_number().await?;
+        let hash = p.get_block_by_number(n.into()).await?.ok_or_else(|| anyhow::anyhow!("no block {n}"))?.header.hash;
+        api.wait_for_hash(n, hash, Duration::from_secs(120)).await?;
+        n
+    };
+    let mut accounts = mve.players.clone();
+    accounts.push(mve.admin);
+    let verdict = checker::full(p, &mve.d, &api, head, &accounts).await?.and(checker::events(p, &mve.d, &api, 0, head).await?);
+    if !verdict.valid {
+        findings.push(verdict.summary());
+    }
+    let (indexer_pool, payments_pool) = mve.pools().await?;
+    findings.extend(checker::orphans(&indexer_pool, p, &mve_indexer::store::BLOCK_TAGGED_TABLES).await?);
+    for (player, want) in record.expected_balances() {
+        let have = harness::ledger::table_balance(&payments_pool, &player).await?.balance;
+        if have != want {
+            findings.push(format!("{player}: the accepted events are worth {want}, the ledger holds {have}"));
+        }
+    }
+    let players: Vec<String> = PAYMENT_PLAYERS.iter().map(|p| p.to_string()).collect();
+    if let Err(e) = harness::ledger::check_tables(&payments_pool, &players).await {
+        findings.push(format!("ledger at the end: {e:#}"));
+    }
+    if generations == 0 {
+        findings.push("the NAR client finished no generation".into());
+    }
+
+    let drift = soak::drift::judge(&series.samples);
+    findings.extend(drift.findings.iter().cloned());
+    let path = harness::results::write_json(
+        "soak",
+        "soak",
+        &serde_json::json!({
+            "seed": seed,
+            "duration_seconds": duration.as_secs(),
+            "series": series.path,
+            "periodic_checks": checks,
+            "nar_generations": generations,
+            "chain_ops": record.chain_ops.load(std::sync::atomic::Ordering::Relaxed),
+            "drift": drift,
+            "verdict": verdict,
+            "findings": findings,
+        }),
+    )?;
+    for s in &drift.series {
+        eprintln!("{:<28} {:>12.1} → {:>12.1} (bound {:>12.1}), {:+.1}/h", s.name, s.base, s.end, s.bound, s.slope_per_hour);
+    }
+    eprintln!("result: {}", path.display());
+    assert!(findings.is_empty(), "soak findings:\n  {}", findings.join("\n  "));
+    Ok(())
+}
