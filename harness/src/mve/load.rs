@@ -199,6 +199,16 @@ impl Load {
         self.hold_chain.store(false, Ordering::SeqCst);
     }
 
+    /// Ends every task at once, without waiting for deliveries: for a run that failed. The tasks
+    /// hold the `Mve`; ended here, it is dropped by its owner, not during the runtime's shutdown.
+    pub async fn abort(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+
     /// Ends every task, then redelivers what is still unaccepted until Stripe would have given up
     /// (here: a deadline), and returns the record.
     pub async fn stop(self, mve: &Mve) -> anyhow::Result<Arc<Record>> {

@@ -60,11 +60,19 @@ impl Plan {
 pub async fn run(name: &str, seed: u64, plan: Plan, schedule: Option<&Schedule>) -> anyhow::Result<verdict::ScenarioVerdict> {
     let mve = Arc::new(harness::mve::Mve::start(seed).await?);
     let load = harness::mve::Load::start(mve.clone(), seed);
-    load.warm_up().await?;
-    for (fault, hold) in &plan.faults {
-        fault.run(&mve, &load, *hold).await?;
-        // The load runs on against the recovered system: what a fault broke shows here too.
-        tokio::time::sleep(plan.quiet).await;
+    let faults = async {
+        load.warm_up().await?;
+        for (fault, hold) in &plan.faults {
+            fault.run(&mve, &load, *hold).await?;
+            // The load runs on against the recovered system: what a fault broke shows here too.
+            tokio::time::sleep(plan.quiet).await;
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = faults {
+        load.abort().await;
+        return Err(e);
     }
     let record = load.stop(&mve).await?;
     let verdict = verdict::check(&mve, &record).await?;
