@@ -131,8 +131,10 @@ impl Record {
 pub struct Load {
     pub record: Arc<Record>,
     stop: Arc<AtomicBool>,
-    hold_chain: Arc<AtomicBool>,
-    chain_idle: Arc<AtomicBool>,
+    /// Held by the chain task for each round of transactions; [`Load::hold_chain`] takes it (so it
+    /// waits for the round in flight) and keeps it until [`Load::release_chain`].
+    chain_gate: Arc<tokio::sync::Mutex<()>>,
+    chain_held: Mutex<Option<tokio::sync::OwnedMutexGuard<()>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -140,16 +142,15 @@ impl Load {
     pub fn start(mve: Arc<Mve>, seed: u64) -> Load {
         let record = Arc::new(Record::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let hold_chain = Arc::new(AtomicBool::new(false));
-        let chain_idle = Arc::new(AtomicBool::new(false));
+        let chain_gate = Arc::new(tokio::sync::Mutex::new(()));
         let mut tasks = Vec::new();
         let broken = |record: &Arc<Record>, what: &str, e: anyhow::Error| {
             record.broken.lock().expect("broken").get_or_insert(format!("{what}: {e:#}"));
         };
         {
-            let (mve, record, stop, hold, idle) = (mve.clone(), record.clone(), stop.clone(), hold_chain.clone(), chain_idle.clone());
+            let (mve, record, stop, gate) = (mve.clone(), record.clone(), stop.clone(), chain_gate.clone());
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = chain(&mve, &record, &stop, &hold, &idle, seed).await {
+                if let Err(e) = chain(&mve, &record, &stop, &gate, seed).await {
                     broken(&record, "chain load", e);
                 }
             }));
@@ -170,7 +171,7 @@ impl Load {
             let (mve, record, stop) = (mve, record.clone(), stop.clone());
             tasks.push(tokio::spawn(async move { read_payments(&mve, &record, &stop).await }));
         }
-        Load { record, stop, hold_chain, chain_idle, tasks }
+        Load { record, stop, chain_gate, chain_held: Mutex::new(None), tasks }
     }
 
     /// Waits until the load has done some of everything (a warm system before the first fault).
@@ -189,14 +190,14 @@ impl Load {
 
     /// Stops sending transactions, and returns once none is in flight (before anvil is frozen).
     pub async fn hold_chain(&self) -> anyhow::Result<()> {
-        self.hold_chain.store(true, Ordering::SeqCst);
-        let idle = &self.chain_idle;
-        crate::wait::until("the chain load holding", Duration::from_secs(60), || async { Ok::<_, String>(idle.load(Ordering::SeqCst).then_some(())) }).await?;
+        let round_done = tokio::time::timeout(Duration::from_secs(60), self.chain_gate.clone().lock_owned()).await;
+        let guard = round_done.map_err(|_| anyhow::anyhow!("the chain load's round did not end within 60 s"))?;
+        *self.chain_held.lock().expect("chain hold") = Some(guard);
         Ok(())
     }
 
     pub fn release_chain(&self) {
-        self.hold_chain.store(false, Ordering::SeqCst);
+        self.chain_held.lock().expect("chain hold").take();
     }
 
     /// Ends every task at once, without waiting for deliveries: for a run that failed. The tasks
@@ -213,6 +214,7 @@ impl Load {
     /// (here: a deadline), and returns the record.
     pub async fn stop(self, mve: &Mve) -> anyhow::Result<Arc<Record>> {
         self.stop.store(true, Ordering::SeqCst);
+        self.release_chain();
         for t in self.tasks {
             t.await?;
         }
@@ -229,22 +231,17 @@ impl Load {
     }
 }
 
-async fn chain(mve: &Mve, record: &Record, stop: &AtomicBool, hold: &AtomicBool, idle: &AtomicBool, seed: u64) -> anyhow::Result<()> {
+async fn chain(mve: &Mve, record: &Record, stop: &AtomicBool, gate: &tokio::sync::Mutex<()>, seed: u64) -> anyhow::Result<()> {
     let mut generator = Generator::new(seed, mve.admin, mve.players.clone(), 0.05);
     let mut round = 0;
     while !stop.load(Ordering::SeqCst) {
-        if hold.load(Ordering::SeqCst) {
-            idle.store(true, Ordering::SeqCst);
-            tokio::time::sleep(PACE).await;
-            continue;
-        }
-        idle.store(false, Ordering::SeqCst);
+        // Waits here while the chain is held (anvil frozen); never mid-round.
+        let _round = gate.lock().await;
         round += 1;
         let report = generator.run(&mve.chain.provider, &mve.d, &Workload::new(seed + round, 5)).await?;
         anyhow::ensure!(report.unexpected_reverts == 0 && report.unexpected_successes == 0, "the chain and the model disagree: {report:?}");
         record.chain_ops.fetch_add(report.sent as u64, Ordering::Relaxed);
     }
-    idle.store(true, Ordering::SeqCst);
     Ok(())
 }
 

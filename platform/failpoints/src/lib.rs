@@ -32,6 +32,11 @@ pub struct Point {
     pub step: &'static str,
 }
 
+/// The crash points of a service's list, for a test that crashes it at each in turn.
+pub fn crash_points(points: &'static [Point]) -> impl Iterator<Item = &'static Point> {
+    points.iter().filter(|p| p.kind == Kind::Crash)
+}
+
 /// Aborts the process if `FAILPOINTS` arms this point (`NAME=return`); otherwise nothing.
 #[macro_export]
 macro_rules! crash_point {

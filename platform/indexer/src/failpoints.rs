@@ -12,9 +12,9 @@ pub const POINTS: &[Point] = &[
     Point { name: "indexer::api::between_read_and_put", kind: Kind::Hold, step: "a latest read has its MySQL answer and has not written it to the cache" },
 ];
 
-/// The crash points, for a test that crashes the indexer at each in turn.
+/// The crash points, for a test that crashes the service at each in turn.
 pub fn crash_points() -> impl Iterator<Item = &'static Point> {
-    POINTS.iter().filter(|p| p.kind == Kind::Crash)
+    mve_failpoints::crash_points(POINTS)
 }
 
 #[cfg(test)]

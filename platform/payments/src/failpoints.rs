@@ -22,7 +22,7 @@ pub const POINTS: &[Point] = &[
 
 /// The crash points, for a test that crashes the service at each in turn.
 pub fn crash_points() -> impl Iterator<Item = &'static Point> {
-    POINTS.iter().filter(|p| p.kind == Kind::Crash)
+    mve_failpoints::crash_points(POINTS)
 }
 
 #[cfg(test)]

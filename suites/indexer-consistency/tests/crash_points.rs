@@ -61,28 +61,32 @@ struct Run {
 }
 
 impl Run {
-    /// Waits until the indexer stands at the head; if it crashed on the way, starts the clean one.
+    /// Waits until the indexer stands at the head; if it crashed on the way, starts the clean one
+    /// (once: a second crash fails the test) and waits for that one.
     async fn settle(&mut self, env: &Env) -> anyhow::Result<()> {
         let (n, hash) = env.head().await?;
-        let deadline = std::time::Instant::now() + common::SETTLE;
+        let want = format!("{hash:#x}");
         loop {
             let indexer = self.indexer.as_ref().expect("an indexer");
-            if indexer.handle.exit_code().await?.is_some() {
-                anyhow::ensure!(self.crashed.is_none(), "the clean indexer died too:\n{}", indexer.log_tail().await);
-                self.crashed = Some(indexer.handle.logs().await?);
-                self.indexer = None; // the crashed container goes
-                self.indexer = Some(env.start_indexer_with(self.clean.clone()).await?);
-                continue;
+            // Some(true): at the head; Some(false): the container has exited.
+            let settled = harness::wait::until(&format!("indexer at block {n} or exited"), common::SETTLE, || async {
+                if indexer.handle.exit_code().await?.is_some() {
+                    return Ok::<_, harness::Error>(Some(false));
+                }
+                let s = indexer.api.status().await?;
+                Ok((s.current_block == Some(n) && s.current_hash.as_deref() == Some(want.as_str())).then_some(true))
+            })
+            .await;
+            match settled {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
+                    anyhow::ensure!(self.crashed.is_none(), "the clean indexer died too:\n{}", indexer.log_tail().await);
+                    self.crashed = Some(indexer.handle.logs().await?);
+                    self.indexer = None; // the crashed container goes
+                    self.indexer = Some(env.start_indexer_with(self.clean.clone()).await?);
+                }
+                Err(e) => anyhow::bail!("{e}\n{}", indexer.log_tail().await),
             }
-            let s = indexer.api.status().await;
-            if let Ok(s) = s
-                && s.current_block == Some(n)
-                && s.current_hash.as_deref() == Some(format!("{hash:#x}").as_str())
-            {
-                return Ok(());
-            }
-            anyhow::ensure!(std::time::Instant::now() < deadline, "indexer never reached {n}:\n{}", indexer.log_tail().await);
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 }

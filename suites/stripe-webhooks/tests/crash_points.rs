@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Env, Setup, SECRET};
 use harness::stripe::{ApiError, Event, PaymentIntent};
@@ -38,11 +38,10 @@ impl Run {
     /// After a broken connection: the armed service must have crashed at the point; a clean one
     /// takes over.
     async fn replace_crashed(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.env.payments.exit_code().await?.is_none() {
-            anyhow::ensure!(Instant::now() < deadline, "a request broke but the service is still running");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let payments = &self.env.payments;
+        harness::wait::until("the broken service to have exited", Duration::from_secs(30), || async { payments.exit_code().await })
+            .await
+            .map_err(|e| anyhow::anyhow!("a request broke but the service is still running: {e}"))?;
         let log = self.env.payments.logs().await?;
         anyhow::ensure!(self.crashed.is_none(), "the clean service died too:\n{log}");
         anyhow::ensure!(log.contains(&format!("failpoint {}: crashing", self.point)), "the service ended otherwise than at {}:\n{log}", self.point);
