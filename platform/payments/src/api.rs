@@ -247,31 +247,39 @@ async fn history(State(app): State<App>, Path(raw): Path<String>) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let lines = sqlx::query("SELECT amount, kind, purchase_id, stripe_object, stripe_event FROM ledger WHERE player_id = ? ORDER BY id")
-        .bind(player)
-        .fetch_all(&app.pool)
-        .await;
-    let debts = sqlx::query("SELECT shortfall, kind, purchase_id, stripe_object, stripe_event FROM debts WHERE player_id = ? ORDER BY id")
-        .bind(player)
-        .fetch_all(&app.pool)
-        .await;
+    // One statement, so one read view: a refund books its ledger line and its debt line in one
+    // commit, and two statements could show one without the other (regression_p2 in stripe-webhooks).
+    mve_failpoints::hold_point!("payments::api::history_read");
+    let rows = sqlx::query(
+        "SELECT CAST(0 AS SIGNED) AS debt, id, amount, kind, purchase_id, stripe_object, stripe_event FROM ledger WHERE player_id = ? \
+         UNION ALL \
+         SELECT CAST(1 AS SIGNED), id, shortfall, kind, purchase_id, stripe_object, stripe_event FROM debts WHERE player_id = ? \
+         ORDER BY 1, 2",
+    )
+    .bind(player)
+    .bind(player)
+    .fetch_all(&app.pool)
+    .await;
     let row = |r: &sqlx::mysql::MySqlRow, amount: &str| {
         json!({
-            amount: r.get::<i64, _>(0),
-            "kind": r.get::<String, _>(1),
-            "purchase_id": r.get::<Option<String>, _>(2),
-            "stripe_object": r.get::<Option<String>, _>(3),
-            "stripe_event": r.get::<Option<String>, _>(4),
+            amount: r.get::<i64, _>(2),
+            "kind": r.get::<String, _>(3),
+            "purchase_id": r.get::<Option<String>, _>(4),
+            "stripe_object": r.get::<Option<String>, _>(5),
+            "stripe_event": r.get::<Option<String>, _>(6),
         })
     };
-    match (lines, debts) {
-        (Ok(lines), Ok(debts)) => Json(json!({
-            "player_id": player,
-            "lines": lines.iter().map(|r| row(r, "amount")).collect::<Vec<_>>(),
-            "debts": debts.iter().map(|r| row(r, "shortfall")).collect::<Vec<_>>(),
-        }))
-        .into_response(),
-        (Err(e), _) | (_, Err(e)) => db_down(e),
+    match rows {
+        Ok(rows) => {
+            let (debts, lines): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.get::<i64, _>(0) == 1);
+            Json(json!({
+                "player_id": player,
+                "lines": lines.iter().map(|r| row(r, "amount")).collect::<Vec<_>>(),
+                "debts": debts.iter().map(|r| row(r, "shortfall")).collect::<Vec<_>>(),
+            }))
+            .into_response()
+        }
+        Err(e) => db_down(e),
     }
 }
 

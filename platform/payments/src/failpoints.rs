@@ -18,6 +18,7 @@ pub const POINTS: &[Point] = &[
     Point { name: "payments::ledger::spend_before_commit", kind: Kind::Crash, step: "a SPEND line and the balance are written in the open transaction" },
     Point { name: "payments::ledger::spend_after_commit", kind: Kind::Crash, step: "the spend is committed; the player has no answer yet" },
     Point { name: "payments::api::balance_read", kind: Kind::Hold, step: "a balance read has begun; a commit may land while it reads" },
+    Point { name: "payments::api::history_read", kind: Kind::Hold, step: "a history read has begun; a commit may land while it reads" },
 ];
 
 /// The crash points, for a test that crashes the service at each in turn.

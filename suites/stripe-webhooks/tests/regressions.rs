@@ -31,3 +31,35 @@ async fn regression_p2_a_commit_during_a_balance_read_never_gives_a_balance_that
     assert_eq!(answer["balance"], answer["ledger_sum"], "one answer, two moments: {answer}");
     env.check_ledger().await
 }
+
+/// Regression (P2, the same class as the balance read above, found reading the API after it):
+/// `GET /players/{id}/history` read the ledger lines and the debt lines in two statements, so a
+/// refund committed between them showed its debt line without the ledger line it was booked with.
+/// The refund (1,000 credits against a balance of 400) books both in one commit: -400 REFUND on the
+/// ledger and a 600 REFUND debt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_p2_a_commit_during_a_history_read_never_gives_a_debt_line_without_its_ledger_line() -> anyhow::Result<()> {
+    let setup = Setup { extra_env: vec![("FAILPOINTS", "payments::api::history_read=1*return(1500)".into())], ..Setup::default() };
+    let env = Env::with(setup).await?;
+    let player = env.player();
+    let (_, pi) = env.paid_purchase(&player, 1_000).await?;
+    let paid = env.deliver.send(&env.events.succeeded(&pi), SECRET).await?;
+    assert_eq!((paid.status, paid.outcome()), (200, "applied"), "{:?}", paid.body);
+    let (status, spent) = env.post(&format!("/players/{player}/spend"), serde_json::json!({ "credits": 600 })).await?;
+    assert_eq!(status, 200, "{spent}");
+    let url = format!("{}/players/{player}/history", env.base);
+    let read = tokio::spawn(async move { reqwest::get(url).await?.json::<serde_json::Value>().await });
+    harness::wait::until("the history read held", Duration::from_secs(30), || async {
+        let logs = env.payments.logs().await?;
+        Ok::<_, harness::Error>(logs.contains("failpoint payments::api::history_read: holding").then_some(()))
+    })
+    .await?;
+    let delivery = env.deliver.send(&env.events.charge_refunded(&pi, 1_000), SECRET).await?;
+    assert_eq!((delivery.status, delivery.outcome()), (200, "applied"), "{:?}", delivery.body);
+    let answer = read.await??;
+    let events = |list: &str| -> Vec<String> {
+        answer[list].as_array().into_iter().flatten().filter(|l| l["kind"] == "REFUND").filter_map(|l| l["stripe_event"].as_str().map(String::from)).collect()
+    };
+    assert_eq!(events("debts"), events("lines"), "one answer, two moments (REFUND debt lines vs REFUND ledger lines): {answer}");
+    env.check_ledger().await
+}
