@@ -7,6 +7,7 @@
 //! - [`events`]: the stored raw events against `eth_getLogs` — no gap, no duplicate, no orphan.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, U256};
@@ -25,6 +26,77 @@ use crate::{Error, Result};
 /// Differences kept in full in a verdict; the count covers all of them.
 const KEPT: usize = 50;
 const CONCURRENCY: usize = 16;
+
+/// How long a difference waits for the chain to move past the block it was read at before the
+/// chain is read again (only the first wait on a quiet chain costs this; see [`Reread`]).
+const REREAD_WAIT: Duration = Duration::from_secs(2);
+
+/// The oracle's own race, and how a difference is confirmed. anvil serves a read at its head block
+/// from its live state, and while it mines the next block that state already holds the next
+/// block's changes before the head number moves: a view call "at N", N the head, can answer with
+/// N+1's state. So a difference is read again from the chain once N is history — the head at N+2
+/// (N+1 was wholly mined before N+2 began) — or, on a quiet chain where nothing is being mined,
+/// after one wait of [`REREAD_WAIT`]. Only a difference the second read confirms counts.
+#[derive(Debug, Default)]
+pub struct Reread {
+    /// The chain stayed quiet through one full wait: later rereads need not wait again.
+    quiet: std::sync::atomic::AtomicBool,
+}
+
+impl Reread {
+    /// Returns once a chain read at `block` is served from stored history (or the chain is quiet).
+    pub async fn settle(&self, p: &DynProvider, block: u64) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.quiet.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let moved = crate::wait::until("the chain two blocks past a differing read", REREAD_WAIT, || async {
+            let head = p.get_block_number().await.map_err(|e| Error::Rpc(e.to_string()))?;
+            Ok::<_, Error>((head >= block + 2).then_some(()))
+        })
+        .await;
+        if moved.is_err() {
+            self.quiet.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Compares `ours` with the chain's robot at `block`, confirming any difference (above).
+    pub async fn robot(&self, p: &DynProvider, d: &Deployment, ours: &RobotView, block: u64) -> Result<Vec<Difference>> {
+        let mut found = Vec::new();
+        compare_robot(&chain_robot(p, d, ours.id, block).await?, ours, block, &mut found);
+        if !found.is_empty() {
+            self.settle(p, block).await?;
+            found.clear();
+            compare_robot(&chain_robot(p, d, ours.id, block).await?, ours, block, &mut found);
+        }
+        Ok(found)
+    }
+
+    pub async fn item(&self, p: &DynProvider, d: &Deployment, ours: &ItemView, block: u64) -> Result<Vec<Difference>> {
+        let mut found = Vec::new();
+        compare_item(&chain_item(p, d, ours.id, block).await?, ours, block, &mut found);
+        if !found.is_empty() {
+            self.settle(p, block).await?;
+            found.clear();
+            compare_item(&chain_item(p, d, ours.id, block).await?, ours, block, &mut found);
+        }
+        Ok(found)
+    }
+
+    pub async fn balance(&self, p: &DynProvider, d: &Deployment, owner: Address, ours: U256, block: u64) -> Result<Option<Difference>> {
+        let read = || async {
+            d.ntc(p).balanceOf(owner).block(BlockId::number(block)).call().await.map_err(|e| Error::Rpc(format!("balance of {owner} at {block}: {e}")))
+        };
+        let mut chain = read().await?;
+        if chain != ours {
+            self.settle(p, block).await?;
+            chain = read().await?;
+        }
+        let severity = if chain > ours { chain - ours } else { ours - chain };
+        Ok((chain != ours).then(|| diff(format!("balance {owner:#x}"), "ntc", chain, ours, block, severity)))
+    }
+}
 
 /// One field on which the indexer and the chain disagree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -223,15 +295,21 @@ struct Scope {
 }
 
 /// Everything either side knows at `block`; entities one side lacks are differences themselves.
-async fn full_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], out: &mut Vec<Difference>) -> Result<Scope> {
+async fn full_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], reread: &Reread, out: &mut Vec<Difference>) -> Result<Scope> {
     let at = BlockId::number(block);
-    let rpc = |e: alloy::contract::Error| Error::Rpc(format!("counters at {block}: {e}"));
-    let next_robot = d.robot(p).nextRobotId().block(at).call().await.map_err(rpc)?.saturating_to::<u64>();
-    let next_item = d.item(p).nextItemId().block(at).call().await.map_err(rpc)?.saturating_to::<u64>();
-    let chain_robots: BTreeSet<u64> = (1..next_robot).collect();
-    let chain_items: BTreeSet<u64> = (1..next_item).collect();
+    let counters = || async {
+        let rpc = |e: alloy::contract::Error| Error::Rpc(format!("counters at {block}: {e}"));
+        let next_robot = d.robot(p).nextRobotId().block(at).call().await.map_err(rpc)?.saturating_to::<u64>();
+        let next_item = d.item(p).nextItemId().block(at).call().await.map_err(rpc)?.saturating_to::<u64>();
+        Ok::<_, Error>(((1..next_robot).collect::<BTreeSet<u64>>(), (1..next_item).collect::<BTreeSet<u64>>()))
+    };
     let our_robots: BTreeSet<u64> = api.robot_ids(block).await?.into_iter().collect();
     let our_items: BTreeSet<u64> = api.item_ids(block).await?.into_iter().collect();
+    let (mut chain_robots, mut chain_items) = counters().await?;
+    if chain_robots != our_robots || chain_items != our_items {
+        reread.settle(p, block).await?;
+        (chain_robots, chain_items) = counters().await?;
+    }
     for (kind, chain, ours) in [("robot", &chain_robots, &our_robots), ("item", &chain_items, &our_items)] {
         for id in chain.difference(ours) {
             out.push(diff(format!("{kind} {id}"), "exists", true, false, block, U256::MAX));
@@ -245,45 +323,31 @@ async fn full_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u6
     Ok(Scope { robots: chain_robots.into_iter().collect(), items: chain_items.into_iter().collect(), owners: owners.into_iter().collect() })
 }
 
-async fn check_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, scope: Scope, mut out: Vec<Difference>) -> Result<Verdict> {
+async fn check_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, scope: Scope, reread: &Reread, mut out: Vec<Difference>) -> Result<Verdict> {
     let robot_diffs: Vec<Vec<Difference>> = futures::stream::iter(scope.robots.iter().copied())
         .map(|id| async move {
-            let chain = chain_robot(p, d, id, block).await?;
-            let mut found = Vec::new();
             match api.robot(id, Some(block)).await? {
-                Some((_, ours)) => compare_robot(&chain, &ours, block, &mut found),
-                None => found.push(diff(format!("robot {id}"), "exists", true, false, block, U256::MAX)),
+                Some((_, ours)) => reread.robot(p, d, &ours, block).await,
+                None => Ok(vec![diff(format!("robot {id}"), "exists", true, false, block, U256::MAX)]),
             }
-            Ok::<_, Error>(found)
         })
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
     let item_diffs: Vec<Vec<Difference>> = futures::stream::iter(scope.items.iter().copied())
         .map(|id| async move {
-            let chain = chain_item(p, d, id, block).await?;
-            let mut found = Vec::new();
             match api.item(id, Some(block)).await? {
-                Some((_, ours)) => compare_item(&chain, &ours, block, &mut found),
-                None => found.push(diff(format!("item {id}"), "exists", true, false, block, U256::MAX)),
+                Some((_, ours)) => reread.item(p, d, &ours, block).await,
+                None => Ok(vec![diff(format!("item {id}"), "exists", true, false, block, U256::MAX)]),
             }
-            Ok::<_, Error>(found)
         })
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
     let balance_diffs: Vec<Option<Difference>> = futures::stream::iter(scope.owners.iter().copied())
         .map(|owner| async move {
-            let chain = d
-                .ntc(p)
-                .balanceOf(owner)
-                .block(BlockId::number(block))
-                .call()
-                .await
-                .map_err(|e| Error::Rpc(format!("balance of {owner} at {block}: {e}")))?;
             let (_, ours) = api.balance(owner, Some(block)).await?;
-            let severity = if chain > ours { chain - ours } else { ours - chain };
-            Ok::<_, Error>((chain != ours).then(|| diff(format!("balance {owner:#x}"), "ntc", chain, ours, block, severity)))
+            reread.balance(p, d, owner, ours, block).await
         })
         .buffered(CONCURRENCY)
         .try_collect()
@@ -299,22 +363,24 @@ async fn check_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u
 /// addresses to check beyond the players the indexer knows (so a player it missed is caught).
 pub async fn full(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address]) -> Result<Verdict> {
     let mut out = Vec::new();
-    let scope = full_scope(p, d, api, block, accounts, &mut out).await?;
-    check_scope(p, d, api, block, scope, out).await
+    let reread = Reread::default();
+    let scope = full_scope(p, d, api, block, accounts, &reread, &mut out).await?;
+    check_scope(p, d, api, block, scope, &reread, out).await
 }
 
 /// A seeded sample of `n` robots, `n` items and `n` balances at `block`. Which entities exist is
 /// compared in full (two id lists): an entity one side lacks is reported whatever the sample.
 pub async fn sampled(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], n: usize, seed: u64) -> Result<Verdict> {
     let mut existence = Vec::new();
-    let scope = full_scope(p, d, api, block, accounts, &mut existence).await?;
+    let reread = Reread::default();
+    let scope = full_scope(p, d, api, block, accounts, &reread, &mut existence).await?;
     let mut rng = StdRng::seed_from_u64(seed);
     let scope = Scope {
         robots: sample(scope.robots, n, &mut rng),
         items: sample(scope.items, n, &mut rng),
         owners: sample(scope.owners, n, &mut rng),
     };
-    check_scope(p, d, api, block, scope, existence).await
+    check_scope(p, d, api, block, scope, &reread, existence).await
 }
 
 fn sample<T: Ord>(v: Vec<T>, n: usize, rng: &mut StdRng) -> Vec<T> {
@@ -376,7 +442,8 @@ pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts:
     let status = api.status().await?;
     let block = status.current_block.ok_or_else(|| Error::Config("indexer has indexed nothing".into()))?;
     let mut out = Vec::new();
-    let scope = full_scope(p, d, api, block, accounts, &mut out).await?;
+    let reread = Reread::default();
+    let scope = full_scope(p, d, api, block, accounts, &reread, &mut out).await?;
     let fresh = |entity: String, at: u64, out: &mut Vec<Difference>| {
         if at < block {
             out.push(diff(entity, "freshness", format!("at least block {block}"), format!("as of block {at}"), block, U256::from(block - at)));
@@ -386,7 +453,7 @@ pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts:
         match api.robot(id, None).await? {
             Some((at, ours)) => {
                 fresh(format!("robot {id}"), at, &mut out);
-                compare_robot(&chain_robot(p, d, id, at).await?, &ours, at, &mut out)
+                out.extend(reread.robot(p, d, &ours, at).await?)
             }
             None => out.push(diff(format!("robot {id}"), "exists", true, false, block, U256::MAX)),
         }
@@ -395,7 +462,7 @@ pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts:
         match api.item(id, None).await? {
             Some((at, ours)) => {
                 fresh(format!("item {id}"), at, &mut out);
-                compare_item(&chain_item(p, d, id, at).await?, &ours, at, &mut out)
+                out.extend(reread.item(p, d, &ours, at).await?)
             }
             None => out.push(diff(format!("item {id}"), "exists", true, false, block, U256::MAX)),
         }
@@ -403,11 +470,7 @@ pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts:
     for &owner in &scope.owners {
         let (at, ours) = api.balance(owner, None).await?;
         fresh(format!("balance {owner:#x}"), at, &mut out);
-        let chain = d.ntc(p).balanceOf(owner).block(BlockId::number(at)).call().await.map_err(|e| Error::Rpc(e.to_string()))?;
-        if chain != ours {
-            let severity = if chain > ours { chain - ours } else { ours - chain };
-            out.push(diff(format!("balance {owner:#x}"), "ntc", chain, ours, at, severity));
-        }
+        out.extend(reread.balance(p, d, owner, ours, at).await?);
     }
     let checked = Checked { robots: scope.robots.len(), items: scope.items.len(), balances: scope.owners.len(), events: 0 };
     Ok(Verdict::from(block, checked, out))

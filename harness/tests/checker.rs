@@ -59,3 +59,55 @@ async fn every_checker_mode_reports_entities_the_chain_does_not_have() -> anyhow
     assert_eq!(invented(&latest), want, "latest: {}", latest.summary());
     Ok(())
 }
+
+/// The oracle's own race (see `checker::Reread`): a writer mints 1 NTC per block while a reader
+/// reads the balance at whatever block is the head. A raw read at the head may answer with the
+/// state of the block being mined: how often is measured (printed and in the result file), not
+/// asserted, as it depends on timing. Asserted: `Reread` reports no difference where the value is
+/// the one the receipts give for that block, and still reports a real one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_at_anvils_head_are_confirmed_before_they_count_as_differences() -> anyhow::Result<()> {
+    use alloy::eips::BlockId;
+    use alloy::primitives::U256;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stack = Stack::builder().anvil().shared().await?;
+    let chain = stack.fresh_chain().await?;
+    let accounts = chain.provider.get_accounts().await?;
+    let d = Deployment::deploy(&chain.provider, accounts[0]).await?;
+    let target = accounts[1];
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (p, done) = (chain.provider.clone(), done.clone());
+        async move {
+            let mut mined = Vec::new();
+            for _ in 0..300 {
+                let receipt = d.ntc(&p).mint(target, U256::from(1)).from(accounts[0]).send().await?.get_receipt().await?;
+                mined.push(receipt.block_number.expect("mined"));
+            }
+            done.store(true, Ordering::SeqCst);
+            anyhow::Ok(mined)
+        }
+    });
+    let p = chain.provider.clone();
+    let mut reads = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        let head = p.get_block_number().await?;
+        reads.push((head, d.ntc(&p).balanceOf(target).block(BlockId::number(head)).call().await?));
+    }
+    let mined = writer.await??;
+    let expected = |block: u64| U256::from(mined.iter().filter(|&&b| b <= block).count());
+    let raw_wrong: Vec<_> = reads.iter().filter(|(b, v)| *v != expected(*b)).collect();
+    let reread = checker::Reread::default();
+    for &(block, _) in reads.iter().step_by(reads.len().div_ceil(50)).chain(raw_wrong.iter().copied()) {
+        let right = reread.balance(&p, &d, target, expected(block), block).await?;
+        assert!(right.is_none(), "the receipts' balance at block {block} reported as a difference: {right:?}");
+        let wrong = reread.balance(&p, &d, target, expected(block) + U256::from(1), block).await?;
+        assert!(wrong.is_some(), "a balance one too high at block {block} was not reported");
+    }
+    let record = json!({ "reads": reads.len(), "raw_reads_showing_another_block": raw_wrong.len(), "first": raw_wrong.first().map(|(b, v)| json!({ "block": b, "read": v.to_string(), "receipts": expected(*b).to_string() })) });
+    harness::results::write_json("harness", "anvil_head_reads", &record)?;
+    eprintln!("{record}");
+    assert!(reads.len() > 100, "the reader kept up with the writer: {record}");
+    Ok(())
+}

@@ -69,16 +69,13 @@ pub async fn check(mve: &Mve, record: &Record) -> anyhow::Result<ScenarioVerdict
     // Every answer a reader got, against the chain at the block it claimed.
     let answers = record.indexer_answers.lock().expect("answers").clone();
     let mut differences = Vec::new();
+    let reread = checker::Reread::default();
     for a in &answers {
         match a {
-            IndexerAnswer::Robot { id, at, robot } => {
-                let chain = checker::chain_robot(p, &mve.d, *id, *at).await?;
-                checker::compare_robot(&chain, robot, *at, &mut differences);
-            }
+            IndexerAnswer::Robot { at, robot, .. } => differences.extend(reread.robot(p, &mve.d, robot, *at).await?),
             IndexerAnswer::Balance { owner, at, balance } => {
-                let chain = mve.d.ntc(p).balanceOf(*owner).block((*at).into()).call().await?;
-                if chain != *balance {
-                    findings.push(format!("a reader was told balance {balance} for {owner:#x} at block {at}; the chain has {chain}"));
+                if let Some(d) = reread.balance(p, &mve.d, *owner, *balance, *at).await? {
+                    findings.push(format!("a reader was told balance {balance} for {owner:#x} at block {at}; the chain has {}", d.chain));
                 }
             }
         }

@@ -58,7 +58,16 @@ async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow:
             let mut rounds = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let at = step.load(Ordering::SeqCst);
-                rounds.push((at, checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?));
+                let verdict = checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
+                let mut recheck = None;
+                if let Some(first) = verdict.first.as_ref().filter(|_| !verdict.valid) {
+                    // Tells a transient read (history right when asked again at once) from a wrong
+                    // history (stored state or raw events that disagree with the chain).
+                    let again = checker::full(env.p(), &env.d, &indexer.api, first.block, &env.players).await?;
+                    let raw = checker::events(env.p(), &env.d, &indexer.api, 0, first.block).await?;
+                    recheck = Some(format!("re-read at once with ?at={}: {}\n  raw events: {}", first.block, again.summary(), raw.summary()));
+                }
+                rounds.push((at, verdict, recheck));
             }
             anyhow::Ok(rounds)
         }
@@ -111,8 +120,16 @@ async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow:
     stop.store(true, Ordering::Relaxed);
     let rounds = reader.await??;
     let names = ["warm", "cut off", "link restored", "paused", "unpaused", "stopped", "restarted with old data"];
-    let wrong: Vec<_> = rounds.iter().filter(|(_, v)| !v.valid).map(|(at, v)| format!("[{}] {}", names[(*at).min(6)], v.summary())).collect();
+    let wrong: Vec<_> = rounds
+        .iter()
+        .filter(|(_, v, _)| !v.valid)
+        .map(|(at, v, recheck)| format!("[{}] {}\n  {}", names[(*at).min(6)], v.summary(), recheck.as_deref().unwrap_or("")))
+        .collect();
     let last = checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
+    // The whole history as well: a wrong latest answer that later events overwrote still shows here.
+    let head = env.settle(&indexer).await?;
+    let history = env.check(&indexer, head).await?;
+    assert!(history.valid, "history after the faults: {}", history.summary());
     assert_consistent("redis_faults", &last, serde_json::json!({ "seed": s, "phases": phases, "reader_rounds": rounds.len(), "reader_wrong": wrong }));
     assert!(rounds.len() >= 3, "the background reader ran throughout ({} rounds)", rounds.len());
     assert!(wrong.is_empty(), "wrong answers during the faults: {wrong:#?}");
