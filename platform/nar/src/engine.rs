@@ -15,6 +15,7 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::sampling::LlamaSampler;
 
 use crate::abi::{NarResultCode, NAR_MAX_RESPONSE, NAR_STOP_END_OF_SEQUENCE, NAR_STOP_MAX_TOKENS, NAR_STOP_SEQUENCE};
@@ -209,13 +210,15 @@ impl Engine {
             LlamaChatMessage::new("system".into(), prompt.system.clone()).map_err(|e| invalid(&e))?,
             LlamaChatMessage::new("user".into(), prompt.user.clone()).map_err(|e| invalid(&e))?,
         ];
-        match self.model.chat_template(None) {
+        let rendered = match self.model.chat_template(None) {
             Ok(template) => self
                 .model
                 .apply_chat_template(&template, &messages, true)
-                .map_err(|e| Failure::new(NAR_ERROR_GENERATION_FAILED, format!("chat template: {e}"))),
-            Err(_) => Ok(format!("{}\n\n{}\n", prompt.system, prompt.user)),
-        }
+                .map_err(|e| Failure::new(NAR_ERROR_GENERATION_FAILED, format!("chat template: {e}")))?,
+            Err(_) => format!("{}\n\n{}\n", prompt.system, prompt.user),
+        };
+        // The answer's opening goes into the assistant's turn: the model continues it.
+        Ok(rendered + &prompt.opening)
     }
 
     fn sampler(&self, req: &Request) -> LlamaSampler {
@@ -312,7 +315,14 @@ impl Engine {
             if req.timeout.is_some_and(|t| started.elapsed() > t) {
                 return Err(Failure::new(NAR_ERROR_TIMEOUT, format!("timed out after {tokens} tokens")));
             }
-            let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+            let mut token = sampler.sample(&ctx, batch.n_tokens() - 1);
+            if vocab.is_eog(token) && tokens < req.prompt.min_tokens {
+                // Too short to end yet: the most likely token that does not end the text instead.
+                let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
+                if let Some(i) = (0..logits.len()).filter(|&i| !vocab.is_eog(LlamaToken::new(i as i32))).max_by(|&a, &b| logits[a].total_cmp(&logits[b])) {
+                    token = LlamaToken::new(i as i32);
+                }
+            }
             if vocab.is_eog(token) {
                 stop_reason = NAR_STOP_END_OF_SEQUENCE;
                 break;
@@ -330,13 +340,18 @@ impl Engine {
                 text = truncate_at_char(&text, NAR_MAX_RESPONSE - 1);
                 break;
             }
-            let mut shown = text.len() - pending_stop_prefix(&text, &req.stops);
+            let shown = text.len() - pending_stop_prefix(&text, &req.stops);
+            let mut visible = format!("{}{}", req.prompt.opening, &text[..shown]);
+            if req.prompt.whole_sentences {
+                // A sentence still growing may be cut off at max_tokens: show whole sentences only.
+                visible.truncate(last_sentence_end(&visible).unwrap_or(0));
+            }
             if req.filter {
                 // A word still growing may yet become a blocked one: show whole words only.
-                shown = text[..shown].char_indices().rev().find(|(_, c)| !c.is_alphanumeric()).map_or(0, |(i, c)| i + c.len_utf8());
-                on_token(&filter(&text[..shown]).0, tokens);
+                let words = visible.char_indices().rev().find(|(_, c)| !c.is_alphanumeric()).map_or(0, |(i, c)| i + c.len_utf8());
+                on_token(&filter(&visible[..words]).0, tokens);
             } else {
-                on_token(&text[..shown], tokens);
+                on_token(&visible, tokens);
             }
             batch.clear();
             batch.add(token, pos, &[0], true).map_err(|e| failed(&e))?;
@@ -345,8 +360,14 @@ impl Engine {
         }
         if stop_reason != NAR_STOP_SEQUENCE {
             text = String::from_utf8_lossy(&bytes).into_owned();
-            if text.len() >= NAR_MAX_RESPONSE {
-                text = truncate_at_char(&text, NAR_MAX_RESPONSE - 1);
+        }
+        let mut text = format!("{}{text}", req.prompt.opening);
+        if text.len() >= NAR_MAX_RESPONSE {
+            text = truncate_at_char(&text, NAR_MAX_RESPONSE - 1);
+        }
+        if req.prompt.whole_sentences && stop_reason != NAR_STOP_SEQUENCE {
+            if let Some(end) = last_sentence_end(&text) {
+                text.truncate(end);
             }
         }
         let (text, filtered) = if req.filter { filter(&text) } else { (text, false) };
@@ -374,6 +395,23 @@ fn valid_prefix(bytes: &[u8]) -> String {
         Ok(s) => s.to_string(),
         Err(e) => String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned(),
     }
+}
+
+/// The byte offset just after the last sentence end in `text` (`.`, `!` or `?`, with any closing
+/// quotes), when what follows is whitespace or nothing.
+fn last_sentence_end(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    (0..b.len()).rev().find_map(|i| {
+        if !matches!(b[i], b'.' | b'!' | b'?') {
+            return None;
+        }
+        let mut end = i + 1;
+        while end < b.len() && matches!(b[end], b'"' | b'\'' | b')') {
+            end += 1;
+        }
+        let rest = &text[end..];
+        (rest.is_empty() || rest.starts_with(char::is_whitespace)).then_some(end)
+    })
 }
 
 fn truncate_at_char(text: &str, max: usize) -> String {

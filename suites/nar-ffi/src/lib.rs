@@ -3,10 +3,15 @@
 //! definitions cbindgen turns into the header); no Rust API of the library is called.
 //!
 //! - [`Nar`]: the loaded library and its functions, plus small helpers that build C arguments;
-//! - [`memory`]: RSS sampling and the leak verdict; [`plot`]: the RSS series as an SVG.
+//! - [`memory`]: RSS sampling and the leak verdict; [`plot`]: the RSS series as an SVG;
+//! - [`matrix`]: the narrative matrix as the client asks for it; [`checklist`]: its variety,
+//!   accuracy, tone and form checks (rules in `narrative-checklist.toml`); [`report`]: sign-off.
 
+pub mod checklist;
+pub mod matrix;
 pub mod memory;
 pub mod plot;
+pub mod report;
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::PathBuf;
