@@ -11,14 +11,27 @@ pub struct Balance {
     pub debt: i64,
 }
 
-/// A player's balance, ledger sum and debt read from the tables, not from the service.
+/// A player's balance, ledger sum and debt read from the tables, not from the service; one
+/// statement, so one read view (a commit between three reads once made the soak's periodic check
+/// see a balance that was not its own ledger sum while the load ran).
 pub async fn table_balance(pool: &sqlx::MySqlPool, player: &str) -> anyhow::Result<Balance> {
-    let balance: Option<i64> = sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ?").bind(player).fetch_optional(pool).await?;
-    let ledger_sum: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS SIGNED) FROM ledger WHERE player_id = ?").bind(player).fetch_one(pool).await?;
-    let debt: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(shortfall), 0) AS SIGNED) FROM debts WHERE player_id = ?").bind(player).fetch_one(pool).await?;
-    Ok(Balance { balance: balance.unwrap_or(0), ledger_sum, debt })
+    let mut conn = pool.acquire().await?;
+    balance_in(&mut conn, player).await
+}
+
+async fn balance_in(conn: &mut sqlx::MySqlConnection, player: &str) -> anyhow::Result<Balance> {
+    let row = sqlx::query(
+        "SELECT (SELECT credits FROM balances WHERE player_id = ?), \
+           (SELECT CAST(COALESCE(SUM(amount), 0) AS SIGNED) FROM ledger WHERE player_id = ?), \
+           (SELECT CAST(COALESCE(SUM(shortfall), 0) AS SIGNED) FROM debts WHERE player_id = ?)",
+    )
+    .bind(player)
+    .bind(player)
+    .bind(player)
+    .fetch_one(conn)
+    .await?;
+    let balance: Option<i64> = row.try_get(0)?;
+    Ok(Balance { balance: balance.unwrap_or(0), ledger_sum: row.try_get(1)?, debt: row.try_get(2)? })
 }
 
 /// The ledger's invariants, read from the database directly: a stored balance equals the sum of its
@@ -26,9 +39,20 @@ pub async fn table_balance(pool: &sqlx::MySqlPool, player: &str) -> anyhow::Resu
 /// event recorded as applied, and no event is left half-applied; each purchase has at most one
 /// PURCHASE line, worth its credits, and only a SUCCEEDED purchase has lines at all; refunds never
 /// take back more than was credited.
+///
+/// All of it is read in one consistent snapshot (a read-only transaction), so that it can run while
+/// the service keeps writing.
 pub async fn check_tables(pool: &sqlx::MySqlPool, players: &[String]) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").execute(&mut *conn).await?;
+    let checked = invariants(&mut conn, players).await;
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    checked
+}
+
+async fn invariants(conn: &mut sqlx::MySqlConnection, players: &[String]) -> anyhow::Result<()> {
     for p in players {
-        let t = table_balance(pool, p).await?;
+        let t = balance_in(&mut *conn, p).await?;
         anyhow::ensure!(t.balance == t.ledger_sum && t.balance >= 0, "{p}: balances row {} but ledger lines sum to {}", t.balance, t.ledger_sum);
         anyhow::ensure!(t.debt >= 0, "{p}: debt lines sum to {} (more forgiven than owed)", t.debt);
     }
@@ -36,10 +60,10 @@ pub async fn check_tables(pool: &sqlx::MySqlPool, players: &[String]) -> anyhow:
         "SELECT l.kind, COALESCE(l.stripe_event, '') FROM ledger l LEFT JOIN webhook_events w ON w.event_id = l.stripe_event \
          WHERE l.stripe_event IS NOT NULL AND (w.event_id IS NULL OR w.outcome NOT IN ('applied', 'flagged_for_review'))",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     anyhow::ensure!(orphans.is_empty(), "ledger lines whose event is not recorded as applied: {orphans:?}");
-    let pending: Vec<String> = sqlx::query_scalar("SELECT event_id FROM webhook_events WHERE outcome = 'pending'").fetch_all(pool).await?;
+    let pending: Vec<String> = sqlx::query_scalar("SELECT event_id FROM webhook_events WHERE outcome = 'pending'").fetch_all(&mut *conn).await?;
     anyhow::ensure!(pending.is_empty(), "events recorded but never finished: {pending:?}");
     let rows = sqlx::query(
         "SELECT p.id, p.status, p.credits, \
@@ -49,7 +73,7 @@ pub async fn check_tables(pool: &sqlx::MySqlPool, players: &[String]) -> anyhow:
            CAST(COUNT(l.id) AS SIGNED) AS line_count \
          FROM purchases p LEFT JOIN ledger l ON l.purchase_id = p.id GROUP BY p.id, p.status, p.credits",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     for r in rows {
         let (id, status, credits): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
