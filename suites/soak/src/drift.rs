@@ -133,6 +133,26 @@ pub fn judge(samples: &[Sample]) -> Drift {
             findings.push(format!("{wrong} wrong {api} answers"));
         }
     }
+    // The services' own account (`/metrics`): the indexer's 5xx answers among all it served, and
+    // the payments service's webhooks refused for want of its database among all it received.
+    for (name, failed, all) in [
+        ("indexer 5xx rate (its /metrics)", "indexer_http_requests_total{status=\"5xx\"}", "indexer_http_requests_total{"),
+        ("payments webhook failure rate (its /metrics)", "payments_webhooks_total{outcome=\"database_unavailable\"}", "payments_webhooks_total{"),
+    ] {
+        let count = |s: &Sample, key: &dyn Fn(&str) -> bool| s.service_metrics.iter().filter(|(k, _)| key(k)).map(|(_, v)| v).sum::<f64>();
+        let rate = |part: &[Sample]| {
+            let (Some(a), Some(b)) = (part.first(), part.last()) else { return 0.0 };
+            let bad = count(b, &|k| k == failed) - count(a, &|k| k == failed);
+            let total = count(b, &|k| k.starts_with(all)) - count(a, &|k| k.starts_with(all));
+            if total > 0.0 { bad / total } else { 0.0 }
+        };
+        let (first, second) = (rate(&after[..half]), rate(&after[half..]));
+        let within = second <= first + ERROR_RATE_MARGIN;
+        if !within {
+            findings.push(format!("{name} rose from {:.2} % to {:.2} %", first * 100.0, second * 100.0));
+        }
+        series.push(Series { name: name.to_string(), base: first, end: second, bound: first + ERROR_RATE_MARGIN, slope_per_hour: 0.0, within });
+    }
     Drift { valid: findings.is_empty(), samples: n, series, findings }
 }
 
@@ -152,6 +172,11 @@ mod tests {
                 nar_generations: i as u64,
                 chain_ops: 0,
                 deliveries_backlog: 0,
+                service_metrics: [
+                    ("indexer_http_requests_total{status=\"2xx\"}".to_string(), 100.0 * i as f64),
+                    ("indexer_http_requests_total{status=\"5xx\"}".to_string(), 0.0),
+                ]
+                .into(),
             })
             .collect()
     }
@@ -177,5 +202,16 @@ mod tests {
         let d = judge(&s);
         assert!(d.findings.iter().any(|f| f.contains("payments read error rate rose")), "{:?}", d.findings);
         assert!(d.findings.iter().any(|f| f.contains("indexer was not running")), "{:?}", d.findings);
+    }
+
+    #[test]
+    fn server_errors_the_indexer_counts_itself_are_a_finding_when_they_rise() {
+        let mut s = series(|_| 50_000);
+        assert!(judge(&s).valid);
+        for (i, x) in s.iter_mut().enumerate().skip(25) {
+            x.service_metrics.insert("indexer_http_requests_total{status=\"5xx\"}".into(), 10.0 * (i - 24) as f64);
+        }
+        let d = judge(&s);
+        assert!(d.findings.iter().any(|f| f.starts_with("indexer 5xx rate (its /metrics) rose")), "{:?}", d.findings);
     }
 }

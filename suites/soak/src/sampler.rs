@@ -47,6 +47,9 @@ pub struct Sample {
     pub nar_generations: u64,
     pub chain_ops: u64,
     pub deliveries_backlog: usize,
+    /// What the services count about themselves (`/metrics`), cumulative: `name{labels}` → value.
+    #[serde(default)]
+    pub service_metrics: BTreeMap<String, f64>,
 }
 
 /// The series file, written line by line.
@@ -110,6 +113,20 @@ fn interval(t: &harness::mve::load::Tally, prev: &mut (u64, u64, u64), latencies
     r
 }
 
+/// The counters a service exposes under `prefix` on `/metrics` (Prometheus text format).
+async fn scrape(url: &str, prefix: &str) -> anyhow::Result<BTreeMap<String, f64>> {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build()?;
+    let text = client.get(format!("{url}/metrics")).send().await?.error_for_status()?.text().await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect())
+}
+
 /// Takes one sample at `t` seconds into the soak.
 pub async fn sample(mve: &Mve, record: &Record, nar: &NarClient, t: f64, since: &mut Since) -> anyhow::Result<Sample> {
     let mut containers = BTreeMap::new();
@@ -122,6 +139,8 @@ pub async fn sample(mve: &Mve, record: &Record, nar: &NarClient, t: f64, since: 
     ] {
         containers.insert(name.to_string(), container(handle).await?);
     }
+    let mut service_metrics = scrape(&mve.indexer.url().await?, "indexer_").await?;
+    service_metrics.extend(scrape(&mve.payments_url().await?, "payments_").await?);
     let (mut indexer_ms, mut payments_ms) = record.take_latencies();
     let indexer = record.indexer_reads.lock().expect("reads").outside_faults.clone();
     let payments = record.payments_reads.lock().expect("reads").outside_faults.clone();
@@ -134,5 +153,6 @@ pub async fn sample(mve: &Mve, record: &Record, nar: &NarClient, t: f64, since: 
         nar_generations: nar.generations(),
         chain_ops: record.chain_ops.load(std::sync::atomic::Ordering::Relaxed),
         deliveries_backlog: record.backlog(),
+        service_metrics,
     })
 }

@@ -47,34 +47,50 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     eprintln!("soak for {duration:?}, seed {seed} (reproduce with SOAK_SEED={seed})");
     let mve = Arc::new(Mve::start(seed).await?);
     let load = Load::start(mve.clone(), seed);
-    load.warm_up().await?;
-    let mut nar = NarClient::spawn()?;
     let mut series = Series::create("series")?;
-    let mut since = Since::default();
     let mut findings = Vec::new();
-    let started = Instant::now();
-    let mut next_check = started + CHECK_EVERY;
     let mut checks = 0;
-    while started.elapsed() < duration {
-        let s = sample(&mve, &load.record, &nar, started.elapsed().as_secs_f64(), &mut since).await?;
-        series.push(s)?;
-        if let Some(e) = nar.ended() {
-            findings.push(e);
-            break;
-        }
-        if Instant::now() >= next_check {
-            checks += 1;
-            findings.extend(check_answers(&mve, load.record.take_indexer_answers()).await?);
-            let (_, payments_pool) = mve.pools().await?;
-            let players: Vec<String> = PAYMENT_PLAYERS.iter().map(|p| p.to_string()).collect();
-            if let Err(e) = harness::ledger::check_tables(&payments_pool, &players).await {
-                findings.push(format!("ledger at check {checks}: {e:#}"));
+    let mut nar = None;
+    // Sampling and the periodic checks; on an error the load is aborted first (its tasks hold the
+    // Mve, whose teardown would otherwise run inside the runtime's shutdown), and the series
+    // written so far stays behind.
+    let run = async {
+        load.warm_up().await?;
+        let nar = nar.insert(NarClient::spawn()?);
+        let mut since = Since::default();
+        let started = Instant::now();
+        let mut next_check = started + CHECK_EVERY;
+        while started.elapsed() < duration {
+            let s = sample(&mve, &load.record, nar, started.elapsed().as_secs_f64(), &mut since).await?;
+            series.push(s)?;
+            if let Some(e) = nar.ended() {
+                findings.push(e);
+                break;
             }
-            next_check += CHECK_EVERY;
+            if Instant::now() >= next_check {
+                checks += 1;
+                findings.extend(check_answers(&mve, load.record.take_indexer_answers()).await?);
+                let (_, payments_pool) = mve.pools().await?;
+                let players: Vec<String> = PAYMENT_PLAYERS.iter().map(|p| p.to_string()).collect();
+                if let Err(e) = harness::ledger::check_tables(&payments_pool, &players).await {
+                    findings.push(format!("ledger at check {checks}: {e:#}"));
+                }
+                next_check += CHECK_EVERY;
+            }
+            // The sampling period.
+            tokio::time::sleep(SAMPLE_EVERY).await;
         }
-        // The sampling period.
-        tokio::time::sleep(SAMPLE_EVERY).await;
+        anyhow::Ok(())
     }
+    .await;
+    if let Err(e) = run {
+        if let Some(nar) = nar {
+            nar.stop();
+        }
+        load.abort().await;
+        return Err(e.context(format!("the soak stopped early; its series so far: {}", series.path.display())));
+    }
+    let nar = nar.expect("the NAR client started");
     let generations = nar.generations();
     nar.stop();
     let record = load.stop(&mve).await?;
