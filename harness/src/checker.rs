@@ -63,23 +63,27 @@ impl Reread {
 
     /// Compares `ours` with the chain's robot at `block`, confirming any difference (above).
     pub async fn robot(&self, p: &DynProvider, d: &Deployment, ours: &RobotView, block: u64) -> Result<Vec<Difference>> {
-        let mut found = Vec::new();
-        compare_robot(&chain_robot(p, d, ours.id, block).await?, ours, block, &mut found);
-        if !found.is_empty() {
-            self.settle(p, block).await?;
-            found.clear();
-            compare_robot(&chain_robot(p, d, ours.id, block).await?, ours, block, &mut found);
-        }
-        Ok(found)
+        self.confirmed(p, block, || chain_robot(p, d, ours.id, block), |chain, out| compare_robot(chain, ours, block, out)).await
     }
 
     pub async fn item(&self, p: &DynProvider, d: &Deployment, ours: &ItemView, block: u64) -> Result<Vec<Difference>> {
+        self.confirmed(p, block, || chain_item(p, d, ours.id, block), |chain, out| compare_item(chain, ours, block, out)).await
+    }
+
+    /// The differences `compare` finds against `read()`, read a second time once `block` is settled.
+    async fn confirmed<V, F: std::future::Future<Output = Result<V>>>(
+        &self,
+        p: &DynProvider,
+        block: u64,
+        read: impl Fn() -> F,
+        compare: impl Fn(&V, &mut Vec<Difference>),
+    ) -> Result<Vec<Difference>> {
         let mut found = Vec::new();
-        compare_item(&chain_item(p, d, ours.id, block).await?, ours, block, &mut found);
+        compare(&read().await?, &mut found);
         if !found.is_empty() {
             self.settle(p, block).await?;
             found.clear();
-            compare_item(&chain_item(p, d, ours.id, block).await?, ours, block, &mut found);
+            compare(&read().await?, &mut found);
         }
         Ok(found)
     }
