@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use alloy::primitives::Address;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -48,6 +48,7 @@ pub fn router(api: Api) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(api.clone(), count_requests))
         .with_state(api)
 }
@@ -66,6 +67,7 @@ pub enum ApiError {
     /// Asked for a block the indexer has not reached.
     NotIndexedYet { asked: u64, indexed: Option<u64> },
     Unavailable(String),
+    MethodNotAllowed,
 }
 
 impl IntoResponse for ApiError {
@@ -81,6 +83,7 @@ impl IntoResponse for ApiError {
                 },
             ),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "this endpoint takes GET only".into()),
         };
         (status, Json(json!({ "error": message }))).into_response()
     }
@@ -97,7 +100,48 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-type Params = Query<HashMap<String, String>>;
+/// The query parameters, each named at most once: `?at=290&at=13` is refused, not answered at
+/// whichever value a parser keeps (regression_p2 in api-robustness).
+struct Params(HashMap<String, String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Params, ApiError> {
+        let mut params = HashMap::new();
+        let raw = parts.uri.query().unwrap_or_default();
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                let spaced = s.replace('+', " ");
+                percent_decode(&spaced).ok_or_else(|| ApiError::BadRequest(format!("query {pair:?}: not valid percent-encoded UTF-8")))
+            };
+            let (k, v) = (decode(k)?, decode(v)?);
+            if params.contains_key(&k) {
+                return Err(ApiError::BadRequest(format!("query parameter {k:?} given more than once")));
+            }
+            params.insert(k, v);
+        }
+        Ok(Params(params))
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
 
 fn check_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
     match params.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -175,7 +219,7 @@ async fn cached<T: Serialize>(
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn robot(State(api): State<Api>, Path(raw): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+async fn robot(State(api): State<Api>, Path(raw): Path<String>, Params(params): Params) -> Result<Response, ApiError> {
     check_params(&params, &["at"])?;
     let id = id(&raw, "robot")?;
     cached(&api, &params, format!("robot:{id}"), async |conn, at| {
@@ -185,7 +229,7 @@ async fn robot(State(api): State<Api>, Path(raw): Path<String>, Query(params): P
     .await
 }
 
-async fn item(State(api): State<Api>, Path(raw): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+async fn item(State(api): State<Api>, Path(raw): Path<String>, Params(params): Params) -> Result<Response, ApiError> {
     check_params(&params, &["at"])?;
     let id = id(&raw, "item")?;
     cached(&api, &params, format!("item:{id}"), async |conn, at| {
@@ -195,7 +239,7 @@ async fn item(State(api): State<Api>, Path(raw): Path<String>, Query(params): Pa
     .await
 }
 
-async fn items_of(State(api): State<Api>, Path(raw): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+async fn items_of(State(api): State<Api>, Path(raw): Path<String>, Params(params): Params) -> Result<Response, ApiError> {
     check_params(&params, &["at"])?;
     let owner = address(&raw)?;
     cached(&api, &params, format!("items-of:{owner:#x}"), async |conn, at| {
@@ -205,7 +249,7 @@ async fn items_of(State(api): State<Api>, Path(raw): Path<String>, Query(params)
     .await
 }
 
-async fn balance(State(api): State<Api>, Path(raw): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+async fn balance(State(api): State<Api>, Path(raw): Path<String>, Params(params): Params) -> Result<Response, ApiError> {
     check_params(&params, &["at"])?;
     let owner = address(&raw)?;
     cached(&api, &params, format!("balance:{owner:#x}"), async |conn, at| {
@@ -215,25 +259,25 @@ async fn balance(State(api): State<Api>, Path(raw): Path<String>, Query(params):
     .await
 }
 
-async fn robot_ids(State(api): State<Api>, Query(params): Params) -> Result<Response, ApiError> {
+async fn robot_ids(State(api): State<Api>, Params(params): Params) -> Result<Response, ApiError> {
     check_params(&params, &["at"])?;
     let (at, mut conn) = block(&api, &params).await?;
     Ok(Json(json!({ "block": at, "ids": store::robot_ids(&mut conn, at).await? })).into_response())
 }
 
-async fn item_ids(State(api): State<Api>, Query(params): Params) -> Result<Response, ApiError> {
+async fn item_ids(State(api): State<Api>, Params(params): Params) -> Result<Response, ApiError> {
     check_params(&params, &["at"])?;
     let (at, mut conn) = block(&api, &params).await?;
     Ok(Json(json!({ "block": at, "ids": store::item_ids(&mut conn, at).await? })).into_response())
 }
 
-async fn players(State(api): State<Api>, Query(params): Params) -> Result<Response, ApiError> {
+async fn players(State(api): State<Api>, Params(params): Params) -> Result<Response, ApiError> {
     check_params(&params, &["at"])?;
     let (at, mut conn) = block(&api, &params).await?;
     Ok(Json(json!({ "block": at, "players": store::players(&mut conn, at).await? })).into_response())
 }
 
-async fn events(State(api): State<Api>, Query(params): Params) -> Result<Response, ApiError> {
+async fn events(State(api): State<Api>, Params(params): Params) -> Result<Response, ApiError> {
     check_params(&params, &["from", "to", "limit"])?;
     let from = number(&params, "from")?.ok_or_else(|| ApiError::BadRequest("from=<block> is required".into()))?;
     let to = number(&params, "to")?.ok_or_else(|| ApiError::BadRequest("to=<block> is required".into()))?;

@@ -24,6 +24,8 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Most blocks applied in one transaction.
     pub max_batch_blocks: u64,
+    /// Connection bounds (`INDEXER_HTTP_*`; see mve-http).
+    pub http: mve_http::Limits,
 }
 
 impl Config {
@@ -56,6 +58,7 @@ impl Config {
             listen: listen.parse().map_err(|e| format!("INDEXER_LISTEN={listen:?}: {e}"))?,
             poll_interval: Duration::from_millis(number("INDEXER_POLL_MS", 100)?),
             max_batch_blocks: number("INDEXER_MAX_BATCH_BLOCKS", 200)?.max(1),
+            http: mve_http::Limits::from_lookup("INDEXER", "INDEXER_HTTP_MAX_BODY_BYTES", &get)?,
         })
     }
 }

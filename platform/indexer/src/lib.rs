@@ -34,7 +34,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let api = api::Api { pool: pool.clone(), cache: cache.clone(), telemetry: telemetry.clone(), ready: ready.clone() };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, "API listening");
-    let server = tokio::spawn(async move { axum::serve(listener, api::router(api)).await });
+    let limits = config.http.clone();
+    let server = tokio::spawn(async move { mve_http::serve(listener, api::router(api), limits).await });
 
     let mut backoff = Duration::from_millis(100);
     loop {

@@ -73,6 +73,7 @@ pub fn router(app: App) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(|| async { error(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take that method") })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
@@ -90,7 +91,10 @@ fn player_id(raw: &str) -> Result<&str, Response> {
     if ok { Ok(raw) } else { Err(error(StatusCode::BAD_REQUEST, "player id: 1 to 64 characters of [A-Za-z0-9_-]")) }
 }
 
+/// Unknown fields are refused: a client's typo (`credit` next to `credits`) must not pass unseen
+/// (regression_p3 in api-robustness).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewPurchase {
     player_id: String,
     credits: i64,
@@ -105,8 +109,9 @@ fn random_id() -> String {
 /// `InitiateCreditPurchase`: validates, creates the PaymentIntent (idempotency key from the
 /// purchase id), stores the purchase as PENDING.
 async fn create_purchase(State(app): State<App>, body: Result<Json<NewPurchase>, axum::extract::rejection::JsonRejection>) -> Response {
-    let Ok(Json(req)) = body else {
-        return error(StatusCode::BAD_REQUEST, "body: expected JSON {\"player_id\": string, \"credits\": integer}");
+    let req = match body {
+        Ok(Json(req)) => req,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body: expected JSON {{\"player_id\": string, \"credits\": integer}}: {}", e.body_text())),
     };
     let player = match player_id(&req.player_id) {
         Ok(p) => p.to_string(),
@@ -284,6 +289,7 @@ async fn history(State(app): State<App>, Path(raw): Path<String>) -> Response {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Spend {
     credits: i64,
 }
@@ -293,8 +299,9 @@ async fn spend(State(app): State<App>, Path(raw): Path<String>, body: Result<Jso
         Ok(p) => p,
         Err(r) => return r,
     };
-    let Ok(Json(req)) = body else {
-        return error(StatusCode::BAD_REQUEST, "body: expected JSON {\"credits\": integer}");
+    let req = match body {
+        Ok(Json(req)) => req,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body: expected JSON {{\"credits\": integer}}: {}", e.body_text())),
     };
     if req.credits <= 0 {
         return error(StatusCode::BAD_REQUEST, "credits: a positive integer");

@@ -23,6 +23,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Everything a webhook delivery waits for ends by then (payments.md: answer within 2 s).
     pub webhook_deadline: Duration,
+    /// Connection bounds (`PAYMENTS_HTTP_*`, body limit `PAYMENTS_MAX_BODY_BYTES`; see mve-http).
+    pub http: mve_http::Limits,
 }
 
 impl Config {
@@ -44,6 +46,7 @@ impl Config {
             return Err("PAYMENTS_WEBHOOK_SECRETS names no secret".into());
         }
         let listen = get("PAYMENTS_LISTEN").unwrap_or_else(|| "0.0.0.0:8080".into());
+        let http = mve_http::Limits::from_lookup("PAYMENTS", "PAYMENTS_MAX_BODY_BYTES", &get)?;
         Ok(Config {
             database_url: required("PAYMENTS_DATABASE_URL")?,
             stripe_api_base: required("PAYMENTS_STRIPE_API_BASE")?.trim_end_matches('/').to_string(),
@@ -54,11 +57,12 @@ impl Config {
             stripe_max_retries: number("PAYMENTS_STRIPE_MAX_RETRIES", 3)? as u32,
             stripe_timeout: Duration::from_millis(number("PAYMENTS_STRIPE_TIMEOUT_MS", 1_000)?),
             stripe_backoff: Duration::from_millis(number("PAYMENTS_STRIPE_BACKOFF_MS", 50)?),
-            max_body_bytes: number("PAYMENTS_MAX_BODY_BYTES", 256 * 1024)? as usize,
+            max_body_bytes: http.max_body_bytes,
             webhook_deadline: match number("PAYMENTS_WEBHOOK_DEADLINE_MS", 1_500)? {
                 ms @ 1..=1_900 => Duration::from_millis(ms),
                 ms => return Err(format!("PAYMENTS_WEBHOOK_DEADLINE_MS={ms}: 1..=1900 (Stripe's endpoint must answer within 2 s)")),
             },
+            http,
         })
     }
 }

@@ -26,7 +26,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let app = api::App::new(config, pool.clone())?;
     let ready = app.ready.clone();
-    let server = tokio::spawn(async move { axum::serve(listener, api::router(app)).await });
+    let limits = app.config.http.clone();
+    let server = tokio::spawn(async move { mve_http::serve(listener, api::router(app), limits).await });
     let mut backoff = Duration::from_millis(100);
     while let Err(e) = MIGRATOR.run(&pool).await {
         tracing::warn!(error = %e, "database not ready; retrying");

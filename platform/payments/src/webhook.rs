@@ -14,7 +14,14 @@ use crate::ledger::{self, Fact, Outcome, PurchaseRef};
 use crate::stripe_api::StripeError;
 
 fn answer(status: StatusCode, outcome: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "outcome": outcome, "message": message.into() }))).into_response()
+    let message = message.into();
+    // A refusal also says `error`, as every other 4xx and 5xx of the service does (regression_p3 in
+    // api-robustness); `outcome` and `message` stay for Stripe's dashboard and our metrics.
+    if status.is_success() {
+        (status, Json(json!({ "outcome": outcome, "message": message }))).into_response()
+    } else {
+        (status, Json(json!({ "outcome": outcome, "message": message.clone(), "error": message }))).into_response()
+    }
 }
 
 fn now() -> i64 {
