@@ -15,6 +15,7 @@
 //! - [`service`]: images, commands and environment per service; [`probe`]: readiness checks;
 //! - [`stripe`]: a Stripe simulator (signed event deliveries, a wiremock Stripe API);
 //! - [`configuration`]: a service binary refusing bad configuration with a clear message;
+//! - [`users`]: load from many users (closed-loop journeys, open-loop rates) and per-endpoint latency;
 //! - [`wait`]: polling with a deadline; [`results`]: machine-readable result files under `target/`.
 //!
 //! ```no_run
@@ -42,6 +43,7 @@ pub mod service;
 pub mod session;
 pub mod stack;
 pub mod stripe;
+pub mod users;
 pub mod wait;
 
 pub use error::{Error, Result};

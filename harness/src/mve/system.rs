@@ -43,6 +43,12 @@ pub struct Mve {
 
 impl Mve {
     pub async fn start(seed: u64) -> anyhow::Result<Mve> {
+        Mve::start_with(seed, &[]).await
+    }
+
+    /// [`Mve::start`] with extra environment for both services (each reads its own prefix, e.g.
+    /// `INDEXER_HTTP_HEADER_TIMEOUT_MS`, `PAYMENTS_HTTP_MAX_CONNECTIONS`, and ignores the other's).
+    pub async fn start_with(seed: u64, extra_env: &[(&'static str, String)]) -> anyhow::Result<Mve> {
         let stack = Stack::builder().mariadb().redis().anvil().private().await?;
         let chain = stack.fresh_chain().await?;
         let indexer_db = stack.fresh_database().await?;
@@ -79,6 +85,9 @@ impl Mve {
             ("PAYMENTS_LIVEMODE", "false".to_string()),
             ("PAYMENTS_STRIPE_BACKOFF_MS", "20".to_string()),
         ];
+        let (mut indexer_env, mut payments_env) = (indexer_env, payments_env);
+        indexer_env.extend(extra_env.iter().cloned());
+        payments_env.extend(extra_env.iter().cloned());
         let indexer = stack.start_platform_linked(Service::Indexer, &indexer_env, &[&chain_link]).await?;
         let payments = stack.start_platform_linked(Service::Payments, &payments_env, &[&payments_db_link]).await?;
         Ok(Mve {
