@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses a part of it
 //! The stack every test here starts: the whole MVE with some history on both sides.
 
 use std::sync::Arc;
@@ -37,7 +38,6 @@ pub async fn mve_and_generator(seed: u64, ops: usize, extra_env: &[(&'static str
     Ok((Arc::new(mve), generator))
 }
 
-#[allow(dead_code)] // not every test binary needs it
 /// `host:port` of a base URL (`http://127.0.0.1:1234` → `127.0.0.1:1234`).
 pub fn addr(base: &str) -> String {
     base.trim_start_matches("http://").trim_end_matches('/').to_string()
