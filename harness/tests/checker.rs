@@ -66,7 +66,7 @@ async fn every_checker_mode_reports_entities_the_chain_does_not_have() -> anyhow
 /// asserted, as it depends on timing. Asserted: `Reread` reports no difference where the value is
 /// the one the receipts give for that block, and still reports a real one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_at_anvils_head_are_confirmed_before_they_count_as_differences() -> anyhow::Result<()> {
+async fn regression_p1_mve12_reads_at_anvils_head_are_confirmed_before_they_count_as_differences() -> anyhow::Result<()> {
     use alloy::eips::BlockId;
     use alloy::primitives::U256;
     use std::sync::atomic::{AtomicBool, Ordering};

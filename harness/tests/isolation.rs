@@ -98,7 +98,7 @@ async fn chains_held_at_once_are_different_anvils() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn a_failed_transaction_does_not_wedge_the_accounts_next_one() -> anyhow::Result<()> {
+async fn regression_p2_mve3_a_failed_transaction_does_not_wedge_the_accounts_next_one() -> anyhow::Result<()> {
     use alloy::network::TransactionBuilder;
     use alloy::primitives::U256;
     use alloy::rpc::types::TransactionRequest;

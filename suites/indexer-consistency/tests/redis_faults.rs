@@ -161,7 +161,7 @@ async fn restore(url: &str, saved: &[(String, String)]) -> anyhow::Result<()> {
 /// found it and served it as current. The failpoint holds the read between MySQL and the cache
 /// while the test commits a block, so the race happens every time.
 #[tokio::test]
-async fn regression_p1_a_read_overtaken_by_a_batch_is_never_cached_as_current() -> anyhow::Result<()> {
+async fn regression_p1_mve11_a_read_overtaken_by_a_batch_is_never_cached_as_current() -> anyhow::Result<()> {
     let env = Env::shared().await?;
     let mut config = env.indexer_env(&env.chain.network_url.clone().expect("container chain"));
     // Once: the first latest read that misses the cache waits 4 s between MySQL and the cache.

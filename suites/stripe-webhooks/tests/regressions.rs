@@ -13,7 +13,7 @@ use common::{Env, Setup, SECRET};
 /// not its own ledger sum (`"balance":4300, "ledger_sum":4700`). The ledger itself was right; the
 /// answer was not. The failpoint holds the read where a commit can land; the delivery lands there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_p2_a_commit_during_a_balance_read_never_gives_a_balance_that_is_not_its_ledger_sum() -> anyhow::Result<()> {
+async fn regression_p2_mve12_a_commit_during_a_balance_read_never_gives_a_balance_that_is_not_its_ledger_sum() -> anyhow::Result<()> {
     let setup = Setup { extra_env: vec![("FAILPOINTS", "payments::api::balance_read=return(1500)".into())], ..Setup::default() };
     let env = Env::with(setup).await?;
     let player = env.player();
@@ -38,7 +38,7 @@ async fn regression_p2_a_commit_during_a_balance_read_never_gives_a_balance_that
 /// The refund (1,000 credits against a balance of 400) books both in one commit: -400 REFUND on the
 /// ledger and a 600 REFUND debt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_p2_a_commit_during_a_history_read_never_gives_a_debt_line_without_its_ledger_line() -> anyhow::Result<()> {
+async fn regression_p2_mve12_a_commit_during_a_history_read_never_gives_a_debt_line_without_its_ledger_line() -> anyhow::Result<()> {
     let setup = Setup { extra_env: vec![("FAILPOINTS", "payments::api::history_read=1*return(1500)".into())], ..Setup::default() };
     let env = Env::with(setup).await?;
     let player = env.player();
