@@ -5,7 +5,10 @@
 //! - every `regression_*` test follows CONTRIBUTING.md's name (severity and tracker id), and
 //!   `scripts/regression` writes tests that do;
 //! - `scripts/release-verdict` says GO only when nothing blocks; `scripts/junit-summary` reports
-//!   what a run did.
+//!   what a run did;
+//! - [`report`]: the run report (`run_report`: HTML with plots, and Markdown).
+
+pub mod report;
 
 use std::path::PathBuf;
 
