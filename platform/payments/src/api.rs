@@ -17,6 +17,7 @@ use sqlx::Row;
 use crate::config::Config;
 use crate::ledger::{self, MAX_CREDITS, MIN_CREDITS};
 use crate::stripe_api::{StripeApi, StripeError};
+use mve_http::error;
 
 pub struct Metrics {
     pub registry: Registry,
@@ -78,9 +79,6 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
 
 fn db_down(e: sqlx::Error) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}"))

@@ -192,7 +192,7 @@ pub async fn reader(world: Arc<World>, user: usize, until: Instant) -> anyhow::R
                 world.observed.wrong(format!("GET /status: {status} {body}"));
             }
         }
-        tokio::time::sleep(world.pace.pause(&mut rng)).await; // a player's pace, not a synchronisation
+        pause(&world, &mut rng).await;
     }
     Ok(())
 }

@@ -26,6 +26,17 @@ impl RawAnswer {
         v["error"].as_str().filter(|m| !m.trim().is_empty()).map(str::to_string)
     }
 
+    /// `Ok` for a 4xx with a JSON `error`, the contract of every refusal; else what was wrong.
+    pub fn refused_cleanly(&self) -> Result<(), String> {
+        if !(400..500).contains(&self.status) {
+            return Err(format!("status {} (want a 4xx): {}", self.status, self.body_text()));
+        }
+        if self.json_error().is_none() {
+            return Err(format!("status {} without a JSON error body: {:?} (content-type {:?})", self.status, self.body_text(), self.header("content-type")));
+        }
+        Ok(())
+    }
+
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).chars().take(300).collect()
     }

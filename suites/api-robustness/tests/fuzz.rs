@@ -8,22 +8,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use api_robustness::hostile::{self, Expect, Service};
-use api_robustness::raw::{self, RawAnswer};
+use api_robustness::raw;
 use api_robustness::data::Fingerprint;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
 /// Longest a hostile request may take before it counts as a hang.
 const HANG: Duration = Duration::from_secs(15);
-
-fn verdict_json_error(a: &RawAnswer) -> Result<(), String> {
-    if !(400..500).contains(&a.status) {
-        return Err(format!("status {} (want a 4xx): {}", a.status, a.body_text()));
-    }
-    if a.json_error().is_none() {
-        return Err(format!("status {} without a JSON error body: {:?} (content-type {:?})", a.status, a.body_text(), a.header("content-type")));
-    }
-    Ok(())
-}
 
 #[test]
 fn ten_thousand_hostile_requests_get_4xx_json_errors_and_change_no_data() {
@@ -46,7 +36,7 @@ fn ten_thousand_hostile_requests_get_4xx_json_errors_and_change_no_data() {
         let addr = if h.service == Service::Indexer { &indexer } else { &payments };
         let answer = rt.block_on(raw::send(addr, &h.request, HANG)).map_err(|e| TestCaseError::fail(format!("{:?} {}: {e:#}", h.service, h.request.describe())))?;
         *tally.borrow_mut().entry(format!("{:?} {}: {}", h.service, h.route.as_deref().unwrap_or("(no route)"), h.kind)).or_default().entry(answer.status).or_default() += 1;
-        let verdict = verdict_json_error(&answer).map_err(|e| format!("{:?} {} [{}]: {e}", h.service, h.request.describe(), h.kind));
+        let verdict = answer.refused_cleanly().map_err(|e| format!("{:?} {} [{}]: {e}", h.service, h.request.describe(), h.kind));
         match (verdict, survey) {
             (Err(e), true) => {
                 survey_failures.borrow_mut().entry(format!("{:?} {} [{}]", h.service, h.route.as_deref().unwrap_or("(no route)"), h.kind)).or_insert(e);
@@ -68,7 +58,7 @@ fn ten_thousand_hostile_requests_get_4xx_json_errors_and_change_no_data() {
         let checked = match rt.block_on(raw::send(addr, &request, HANG)) {
             Err(e) => Err(format!("no answer: {e:#}")),
             Ok(a) => match expect {
-                Expect::JsonError => verdict_json_error(&a),
+                Expect::JsonError => a.refused_cleanly(),
                 Expect::Protocol(s) if a.status == s => Ok(()),
                 Expect::Protocol(s) => Err(format!("status {} (want {s}): {}", a.status, a.body_text())),
                 Expect::AnyClientError if (400..500).contains(&a.status) => Ok(()),
