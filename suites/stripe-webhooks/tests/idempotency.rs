@@ -1,5 +1,7 @@
 //! An event id is applied at most once: twice in a row, fifty at the same moment, or any random
-//! schedule of repeats.
+//! schedule of repeats. Simultaneous deliveries may meet the endpoint's 2 s deadline on a loaded
+//! machine; those 503s are redelivered as Stripe would (`Env::deliver_at_once`), and the event is
+//! still applied exactly once across every answer.
 
 mod common;
 
@@ -27,11 +29,14 @@ async fn fifty_concurrent_deliveries_of_one_event_credit_once() -> anyhow::Resul
     let player = env.player();
     let (_, pi) = env.paid_purchase(&player, 2_500).await?;
     let event = env.events.succeeded(&pi);
-    let deliveries = env.deliver.concurrently(&event, SECRET, 50).await?;
+    let (deliveries, deadline_503s) = env.deliver_at_once(&event, 50).await?;
     let applied = deliveries.iter().filter(|d| d.outcome() == "applied").count();
     let duplicate = deliveries.iter().filter(|d| d.outcome() == "duplicate").count();
-    assert!(deliveries.iter().all(|d| d.status == 200), "{deliveries:?}");
-    assert_eq!((applied, duplicate), (1, 49));
+    let statuses: Vec<u16> = deliveries.iter().map(|d| d.status).collect();
+    assert!(statuses.iter().all(|&s| s == 200), "statuses {statuses:?}; {deadline_503s} deadline 503s redelivered");
+    assert_eq!(applied + duplicate, 50, "{deadline_503s} deadline 503s redelivered");
+    // A delivery cut off by the deadline just after its commit answered 503 though applied.
+    assert!(applied == 1 || (applied == 0 && deadline_503s > 0), "applied {applied} times; {deadline_503s} deadline 503s");
     assert_eq!(env.balance(&player).await?.balance, 2_500);
     env.check_ledger().await
 }
@@ -43,11 +48,14 @@ async fn concurrent_duplicates_of_a_refund_debit_once() -> anyhow::Result<()> {
     let (_, pi) = env.paid_purchase(&player, 1_000).await?;
     env.deliver.send(&env.events.succeeded(&pi), SECRET).await?;
     let refund = env.events.charge_refunded(&pi, 400);
-    let deliveries = env.deliver.concurrently(&refund, SECRET, 20).await?;
-    assert!(deliveries.iter().all(|d| d.status == 200), "{deliveries:?}");
+    let (deliveries, deadline_503s) = env.deliver_at_once(&refund, 20).await?;
+    let statuses: Vec<u16> = deliveries.iter().map(|d| d.status).collect();
+    assert!(statuses.iter().all(|&s| s == 200), "statuses {statuses:?}; {deadline_503s} deadline 503s redelivered");
     let applied = deliveries.iter().filter(|d| d.outcome() == "applied").count();
     let duplicate = deliveries.iter().filter(|d| d.outcome() == "duplicate").count();
-    assert_eq!((applied, duplicate), (1, 19), "{deliveries:?}");
+    assert_eq!(applied + duplicate, 20, "{deadline_503s} deadline 503s redelivered");
+    // A delivery cut off by the deadline just after its commit answered 503 though applied.
+    assert!(applied == 1 || (applied == 0 && deadline_503s > 0), "applied {applied} times; {deadline_503s} deadline 503s");
     assert_eq!(env.balance(&player).await?.balance, 600);
     env.check_ledger().await
 }

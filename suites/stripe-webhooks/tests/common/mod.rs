@@ -99,6 +99,29 @@ impl Env {
         Ok(())
     }
 
+    /// `n` deliveries of `event` at the same moment, then each one answered 503 redelivered until
+    /// accepted, as Stripe does. On a loaded machine (the CI's cold run) fifty at once can outrun
+    /// payments.md's 2 s answer, and the endpoint's deadline 503 is then the right answer; any other
+    /// 503 (a deadlock, a pool error) is a bug and fails here. Returns the answer of each delivery
+    /// as finally accepted, and how many deadline 503s came before.
+    pub async fn deliver_at_once(&self, event: &harness::stripe::Event, n: usize) -> anyhow::Result<(Vec<harness::stripe::Delivery>, usize)> {
+        let first = self.deliver.concurrently(event, SECRET, n).await?;
+        let mut settled = Vec::with_capacity(n);
+        let mut deadline_503s = 0;
+        for d in first {
+            if d.status != 503 {
+                settled.push(d);
+                continue;
+            }
+            let message = d.body["message"].as_str().unwrap_or_default();
+            anyhow::ensure!(message.contains("webhook deadline"), "a 503 that is not the webhook deadline: {}", d.body);
+            deadline_503s += 1;
+            let (accepted, _) = self.deliver.until_accepted(event, SECRET, 20, Duration::from_millis(100)).await?;
+            settled.push(accepted);
+        }
+        Ok((settled, deadline_503s))
+    }
+
     /// A player id of this test's own; the ledger check covers every one handed out.
     pub fn player(&self) -> String {
         let mut players = self.players.lock().expect("players");
