@@ -36,6 +36,18 @@ fn package_of(service: Service) -> Result<(&'static str, &'static str)> {
     }
 }
 
+/// Under `scripts/coverage` (cargo-llvm-cov's environment, the binaries built instrumented), where a
+/// service writes its profile: the host's profile directory, mounted at the same path, one file per
+/// container (every service is PID 1 of its own). `%c` is LLVM's continuous mode: the counters live
+/// in the file as they change, so a service killed with SIGKILL (every container ends so, and the
+/// crash tests kill on purpose) still leaves its whole profile.
+fn coverage_profile(container_name: &str) -> Option<(String, String)> {
+    std::env::var_os("CARGO_LLVM_COV")?;
+    let pattern = std::env::var("LLVM_PROFILE_FILE").ok()?;
+    let dir = Path::new(&pattern).parent()?.to_string_lossy().into_owned();
+    Some((dir.clone(), format!("{dir}/{container_name}-%c%p.profraw")))
+}
+
 /// Builds (or finds up to date) the service's binary with cargo, once per test process. cargo's
 /// own lock serialises concurrent test processes; when nothing changed this is a no-op check.
 /// `MVE_PLATFORM_PROFILE` other than `dev` (benchmarks) builds just that binary in that profile.
@@ -127,6 +139,9 @@ impl Stack {
             request = request
                 .with_mount(Mount::bind_mount(path.to_string_lossy(), mounted_binary(bin)).with_access_mode(AccessMode::ReadOnly))
                 .with_cmd(service.cmd());
+        }
+        if let Some((dir, profile)) = coverage_profile(&container_name) {
+            request = request.with_mount(Mount::bind_mount(dir.clone(), dir)).with_env_var("LLVM_PROFILE_FILE", profile);
         }
         for (k, v) in env {
             request = request.with_env_var(*k, v);
