@@ -1,4 +1,6 @@
 //! Rust bindings of the MVE L3 contracts (from the artifacts build.rs produces) and their deployment.
+// The bindings' functions take as many arguments as the contract functions they call.
+#![allow(clippy::too_many_arguments)]
 
 use alloy::primitives::Address;
 use alloy::providers::DynProvider;

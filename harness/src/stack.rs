@@ -292,6 +292,7 @@ pub struct ServiceHandle {
     pub(crate) backend: Backend,
 }
 
+#[allow(clippy::large_enum_variant)] // one per service handle: its size does not matter
 pub(crate) enum Backend {
     Container(ContainerBackend),
     External { url: String },

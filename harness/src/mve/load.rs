@@ -259,7 +259,7 @@ async fn payments(mve: &Mve, record: &Record, stop: &AtomicBool) -> anyhow::Resu
                 let body: serde_json::Value = r.json().await?;
                 let pi = mve.stripe.succeed(body["payment_intent"].as_str().unwrap_or_default())?;
                 let mut events = vec![(mve.events.succeeded(&pi), credits)];
-                if n % 4 == 0 {
+                if n.is_multiple_of(4) {
                     events.push((mve.events.charge_refunded(&pi, REFUND), -REFUND));
                 }
                 let mut deliveries = record.deliveries.lock().expect("deliveries");

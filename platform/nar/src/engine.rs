@@ -365,11 +365,10 @@ impl Engine {
         if text.len() >= NAR_MAX_RESPONSE {
             text = truncate_at_char(&text, NAR_MAX_RESPONSE - 1);
         }
-        if req.prompt.whole_sentences && stop_reason != NAR_STOP_SEQUENCE {
-            if let Some(end) = last_sentence_end(&text) {
+        if req.prompt.whole_sentences && stop_reason != NAR_STOP_SEQUENCE
+            && let Some(end) = last_sentence_end(&text) {
                 text.truncate(end);
             }
-        }
         let (text, filtered) = if req.filter { filter(&text) } else { (text, false) };
         let seconds = started.elapsed().as_secs_f64();
         self.generations.fetch_add(1, Ordering::Relaxed);

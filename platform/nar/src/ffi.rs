@@ -1,6 +1,8 @@
 //! The exported C functions. Each one validates every pointer and string before use, runs its
 //! body under `catch_unwind` (a panic becomes `NAR_ERROR_UNKNOWN`, never an unwind into C), and
 //! records the message of any failure for the status report.
+// Their callers are C programs, for which `unsafe` means nothing; the pointers are checked here.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};

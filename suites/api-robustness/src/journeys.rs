@@ -81,7 +81,7 @@ impl Observed {
         if v.len() < KEEP / 3 {
             v.push(value);
         } else {
-            let slot = (n.wrapping_mul(2_654_435_761) % (n + 1)) as usize;
+            let slot = n.wrapping_mul(2_654_435_761) % (n + 1);
             if slot < v.len() {
                 v[slot] = value;
             }
@@ -187,11 +187,10 @@ pub async fn reader(world: Arc<World>, user: usize, until: Instant) -> anyhow::R
                     world.observed.wrong(format!("GET /events?from={from}&to={to}: {status} {body}"));
                 }
             }
-        } else if let Some((status, body)) = call(&world, "GET /status", world.http.get(format!("{base}/status"))).await {
-            if status == 200 && body["current_block"].as_u64().is_none() || (400..500).contains(&status) {
+        } else if let Some((status, body)) = call(&world, "GET /status", world.http.get(format!("{base}/status"))).await
+            && (status == 200 && body["current_block"].as_u64().is_none() || (400..500).contains(&status)) {
                 world.observed.wrong(format!("GET /status: {status} {body}"));
             }
-        }
         pause(&world, &mut rng).await;
     }
     Ok(())
@@ -258,17 +257,15 @@ pub async fn buyer(world: Arc<World>, user: usize, until: Instant) -> anyhow::Re
                 expected += credits;
             }
             pause(&world, &mut rng).await;
-            if let Some((status, b)) = call(&world, "GET /purchases/{id}", world.http.get(format!("{base}/purchases/{purchase}"))).await {
-                if status < 500 && (status != 200 || b["status"] != "SUCCEEDED" || b["credits"] != credits) {
+            if let Some((status, b)) = call(&world, "GET /purchases/{id}", world.http.get(format!("{base}/purchases/{purchase}"))).await
+                && status < 500 && (status != 200 || b["status"] != "SUCCEEDED" || b["credits"] != credits) {
                     o.wrong(format!("{player}: GET /purchases/{purchase}: {status} {b}"));
                 }
-            }
             pause(&world, &mut rng).await;
-            if let Some((status, b)) = call(&world, "GET /players/{id}/balance", world.http.get(format!("{base}/players/{player}/balance"))).await {
-                if status < 500 && (status != 200 || b["balance"] != expected || b["ledger_sum"] != expected) {
+            if let Some((status, b)) = call(&world, "GET /players/{id}/balance", world.http.get(format!("{base}/players/{player}/balance"))).await
+                && status < 500 && (status != 200 || b["balance"] != expected || b["ledger_sum"] != expected) {
                     o.wrong(format!("{player}: GET balance: {status} {b}, want {expected}"));
                 }
-            }
             if rng.random_bool(0.3) && expected > 0 {
                 let spend = rng.random_range(1..=expected);
                 pause(&world, &mut rng).await;

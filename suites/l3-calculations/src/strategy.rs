@@ -38,8 +38,8 @@ fn spread(avg: u16, n: usize) -> BoxedStrategy<Vec<u16>> {
         let total = avg as u32 * n as u32 + rem as u32;
         // Move `jitter` between neighbours (keeping the sum) so sub-stats differ.
         let mut v = vec![(total / n as u32) as i32; n];
-        for i in 0..(total as usize % n) {
-            v[i] += 1;
+        for x in v.iter_mut().take(total as usize % n) {
+            *x += 1;
         }
         for i in 0..n - 1 {
             let j = (jitter[i] as i32).min(v[i]);

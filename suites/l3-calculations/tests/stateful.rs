@@ -342,6 +342,9 @@ fn random_operation_sequences_keep_the_stored_state_equal_to_the_oracle() {
     std::thread::Builder::new().stack_size(256 << 20).spawn(run).unwrap().join().map_err(std::panic::resume_unwind).unwrap();
 }
 
+// The snapshot's lock is held across the revert on purpose: one sequence at a time owns the chain
+// (the runtime is this thread's own `block_on`).
+#[allow(clippy::await_holding_lock)]
 fn run() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let env = rt.block_on(Env::new()).expect("chain with contracts");

@@ -105,6 +105,16 @@ pub fn judge(what: &str, samples: Vec<Sample>, warmup: u64, max_bytes_per_token:
     }
 }
 
+/// Writes the verdict to `target/mve-results/nar-ffi/<name>.json` and its plot next to it as
+/// `<name>.svg`; returns the SVG's path.
+pub fn record(name: &str, v: &LeakVerdict) -> std::path::PathBuf {
+    let json = harness::results::write_json("nar-ffi", name, &serde_json::to_value(v).expect("verdict serialises")).expect("write result");
+    let svg = json.with_extension("svg");
+    std::fs::write(&svg, crate::plot::svg(v)).expect("write plot");
+    eprintln!("{}\nseries: {}\nplot:   {}", v.summary(), json.display(), svg.display());
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,14 +127,4 @@ mod tests {
         let v = judge("growing", growing, 10, Some(64.0), 0.0);
         assert!(!v.valid && (v.growth_bytes_per_token - 1600.0).abs() < 1.0, "{}", v.summary());
     }
-}
-
-/// Writes the verdict to `target/mve-results/nar-ffi/<name>.json` and its plot next to it as
-/// `<name>.svg`; returns the SVG's path.
-pub fn record(name: &str, v: &LeakVerdict) -> std::path::PathBuf {
-    let json = harness::results::write_json("nar-ffi", name, &serde_json::to_value(v).expect("verdict serialises")).expect("write result");
-    let svg = json.with_extension("svg");
-    std::fs::write(&svg, crate::plot::svg(v)).expect("write plot");
-    eprintln!("{}\nseries: {}\nplot:   {}", v.summary(), json.display(), svg.display());
-    svg
 }

@@ -14,6 +14,7 @@ pub fn svg(v: &LeakVerdict) -> String {
     let py = |y: f64| h - pad - (y - y0) / (y1 - y0) * (h - 2.0 * pad);
     let points: Vec<String> = xs.iter().zip(&ys).map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y))).collect();
     let warm = px(v.warmup_iterations as f64);
+    let verdict = format!("{} — {:.2} bytes/token after warm-up (bound {})", if v.valid { "no leak" } else { "LEAK" }, v.growth_bytes_per_token, v.bound);
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
@@ -30,7 +31,6 @@ pub fn svg(v: &LeakVerdict) -> String {
 </svg>
 "##,
         title = v.what,
-        verdict = format!("{} — {:.2} bytes/token after warm-up (bound {})", if v.valid { "no leak" } else { "LEAK" }, v.growth_bytes_per_token, v.bound),
         yb = h - pad,
         xr = w - pad,
         wl = pad - 4.0,

@@ -226,7 +226,8 @@ fn bad_sampling_values_and_stop_sequences_are_invalid_params() {
     let nar = Nar::load();
     nar.start();
     let ok = cstring("Hello.");
-    let cases: Vec<(Box<dyn Fn(&mut GenerateParamsC)>, &str)> = vec![
+    type Spoil = Box<dyn Fn(&mut GenerateParamsC)>;
+    let cases: Vec<(Spoil, &str)> = vec![
         (Box::new(|p| p.temperature = f32::NAN), "temperature"),
         (Box::new(|p| p.temperature = -1.0), "temperature"),
         (Box::new(|p| p.top_p = 1.5), "top_p"),

@@ -65,11 +65,10 @@ fn read_json_tree(dir: &Path, skip: &Path) -> BTreeMap<String, Value> {
                 if p != skip {
                     stack.push(p);
                 }
-            } else if p.extension().is_some_and(|x| x == "json") {
-                if let Some(v) = std::fs::read_to_string(&p).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+            } else if p.extension().is_some_and(|x| x == "json")
+                && let Some(v) = std::fs::read_to_string(&p).ok().and_then(|t| serde_json::from_str(&t).ok()) {
                     out.insert(p.strip_prefix(dir).unwrap_or(&p).display().to_string(), v);
                 }
-            }
         }
     }
     out
@@ -243,7 +242,7 @@ fn bar_chart(title: &str, unit: &str, bars: &[(String, Vec<f64>)], legend: &[&st
             .x_desc(unit)
             .y_labels(rows as usize)
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i as usize).filter(|_| *i as usize % legend.len().max(1) == 0).map(|l| l.chars().take(48).collect()).unwrap_or_default(),
+                SegmentValue::CenterOf(i) => labels.get(*i as usize).filter(|_| (*i as usize).is_multiple_of(legend.len().max(1))).map(|l| l.chars().take(48).collect()).unwrap_or_default(),
                 _ => String::new(),
             })
             .draw()
