@@ -29,14 +29,7 @@ async fn fifty_concurrent_deliveries_of_one_event_credit_once() -> anyhow::Resul
     let player = env.player();
     let (_, pi) = env.paid_purchase(&player, 2_500).await?;
     let event = env.events.succeeded(&pi);
-    let (deliveries, deadline_503s) = env.deliver_at_once(&event, 50).await?;
-    let applied = deliveries.iter().filter(|d| d.outcome() == "applied").count();
-    let duplicate = deliveries.iter().filter(|d| d.outcome() == "duplicate").count();
-    let statuses: Vec<u16> = deliveries.iter().map(|d| d.status).collect();
-    assert!(statuses.iter().all(|&s| s == 200), "statuses {statuses:?}; {deadline_503s} deadline 503s redelivered");
-    assert_eq!(applied + duplicate, 50, "{deadline_503s} deadline 503s redelivered");
-    // A delivery cut off by the deadline just after its commit answered 503 though applied.
-    assert!(applied == 1 || (applied == 0 && deadline_503s > 0), "applied {applied} times; {deadline_503s} deadline 503s");
+    env.deliver_at_once(&event, 50).await?.assert_applied_once();
     assert_eq!(env.balance(&player).await?.balance, 2_500);
     env.check_ledger().await
 }
@@ -48,14 +41,7 @@ async fn concurrent_duplicates_of_a_refund_debit_once() -> anyhow::Result<()> {
     let (_, pi) = env.paid_purchase(&player, 1_000).await?;
     env.deliver.send(&env.events.succeeded(&pi), SECRET).await?;
     let refund = env.events.charge_refunded(&pi, 400);
-    let (deliveries, deadline_503s) = env.deliver_at_once(&refund, 20).await?;
-    let statuses: Vec<u16> = deliveries.iter().map(|d| d.status).collect();
-    assert!(statuses.iter().all(|&s| s == 200), "statuses {statuses:?}; {deadline_503s} deadline 503s redelivered");
-    let applied = deliveries.iter().filter(|d| d.outcome() == "applied").count();
-    let duplicate = deliveries.iter().filter(|d| d.outcome() == "duplicate").count();
-    assert_eq!(applied + duplicate, 20, "{deadline_503s} deadline 503s redelivered");
-    // A delivery cut off by the deadline just after its commit answered 503 though applied.
-    assert!(applied == 1 || (applied == 0 && deadline_503s > 0), "applied {applied} times; {deadline_503s} deadline 503s");
+    env.deliver_at_once(&refund, 20).await?.assert_applied_once();
     assert_eq!(env.balance(&player).await?.balance, 600);
     env.check_ledger().await
 }

@@ -35,6 +35,27 @@ impl Default for Setup {
     }
 }
 
+/// What [`Env::deliver_at_once`] saw: each copy's accepted answer, and how many deadline 503s
+/// were redelivered first.
+pub struct AtOnce {
+    pub answers: Vec<harness::stripe::Delivery>,
+    pub deadline_503s: usize,
+}
+
+impl AtOnce {
+    /// Every copy accepted with 200, and the event applied by exactly one of them — or by none, when
+    /// the delivery that committed was cut off by the deadline after its commit (it answered 503).
+    pub fn assert_applied_once(&self) {
+        let (n, cut) = (self.answers.len(), self.deadline_503s);
+        let statuses: Vec<u16> = self.answers.iter().map(|d| d.status).collect();
+        assert!(statuses.iter().all(|&s| s == 200), "statuses {statuses:?}; {cut} deadline 503s redelivered");
+        let applied = self.answers.iter().filter(|d| d.outcome() == "applied").count();
+        let duplicate = self.answers.iter().filter(|d| d.outcome() == "duplicate").count();
+        assert_eq!(applied + duplicate, n, "{cut} deadline 503s redelivered");
+        assert!(applied == 1 || (applied == 0 && cut > 0), "applied {applied} times of {n}; {cut} deadline 503s");
+    }
+}
+
 /// Fields drop in order: the stack (and its network) goes last, after every container on it.
 pub struct Env {
     pub db: TestDatabase,
@@ -102,24 +123,22 @@ impl Env {
     /// `n` deliveries of `event` at the same moment, then each one answered 503 redelivered until
     /// accepted, as Stripe does. On a loaded machine (the CI's cold run) fifty at once can outrun
     /// payments.md's 2 s answer, and the endpoint's deadline 503 is then the right answer; any other
-    /// 503 (a deadlock, a pool error) is a bug and fails here. Returns the answer of each delivery
-    /// as finally accepted, and how many deadline 503s came before.
-    pub async fn deliver_at_once(&self, event: &harness::stripe::Event, n: usize) -> anyhow::Result<(Vec<harness::stripe::Delivery>, usize)> {
+    /// 503 (a deadlock, a pool error) is a bug and fails here.
+    pub async fn deliver_at_once(&self, event: &harness::stripe::Event, n: usize) -> anyhow::Result<AtOnce> {
         let first = self.deliver.concurrently(event, SECRET, n).await?;
-        let mut settled = Vec::with_capacity(n);
-        let mut deadline_503s = 0;
+        let mut at_once = AtOnce { answers: Vec::with_capacity(n), deadline_503s: 0 };
         for d in first {
             if d.status != 503 {
-                settled.push(d);
+                at_once.answers.push(d);
                 continue;
             }
             let message = d.body["message"].as_str().unwrap_or_default();
             anyhow::ensure!(message.contains("webhook deadline"), "a 503 that is not the webhook deadline: {}", d.body);
-            deadline_503s += 1;
+            at_once.deadline_503s += 1;
             let (accepted, _) = self.deliver.until_accepted(event, SECRET, 20, Duration::from_millis(100)).await?;
-            settled.push(accepted);
+            at_once.answers.push(accepted);
         }
-        Ok((settled, deadline_503s))
+        Ok(at_once)
     }
 
     /// A player id of this test's own; the ledger check covers every one handed out.
