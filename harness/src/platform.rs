@@ -48,15 +48,49 @@ fn coverage_profile(container_name: &str) -> Option<(String, String)> {
     Some((dir.clone(), format!("{dir}/{container_name}-%c%p.profraw")))
 }
 
-/// Builds (or finds up to date) the service's binary with cargo, once per test process. cargo's
-/// own lock serialises concurrent test processes; when nothing changed this is a no-op check.
-/// `MVE_PLATFORM_PROFILE` other than `dev` (benchmarks) builds just that binary in that profile.
+/// Builds (or finds up to date) the service's binary with cargo, once per test process and, under
+/// nextest, once per run: the first test process of a run builds and stamps the run's id, the others
+/// find the stamp. Even a no-op cargo build costs about a second and takes cargo's lock on
+/// `target/`, so one per test process (every test, under nextest) queued the gate's tests behind
+/// each other. `MVE_PLATFORM_PROFILE` other than `dev` (benchmarks) builds just that binary in that
+/// profile.
 pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
     static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().expect("build cache lock");
     if let Some(path) = built.get_or_insert_with(HashMap::new).get(bin) {
         return Ok(path.clone());
     }
+    let path = build_once_per_run(package, bin)?;
+    built.get_or_insert_with(HashMap::new).insert(bin.to_string(), path.clone());
+    Ok(path)
+}
+
+/// The stamp (under its lock) that says which nextest run built the platform binaries last.
+fn build_once_per_run(package: &str, bin: &str) -> Result<PathBuf> {
+    let profile = std::env::var("MVE_PLATFORM_PROFILE").unwrap_or_else(|_| "dev".into());
+    let run = std::env::var("NEXTEST_RUN_ID").ok().filter(|_| profile == "dev");
+    let Some(run) = run else { return build(package, bin) };
+    let dir = crate::results::target_dir().join("mve-platform-build");
+    let lock = dir.join("lock");
+    let _lock = {
+        let file = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock)
+        });
+        let file = file.map_err(|e| Error::Config(format!("opening {}: {e}", lock.display())))?;
+        file.lock().map_err(|e| Error::Config(format!("locking {}: {e}", lock.display())))?;
+        file
+    };
+    let stamp = dir.join("built-by-run");
+    let path = crate::results::target_dir().join("debug").join(bin);
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == run) && path.is_file() {
+        return Ok(path);
+    }
+    let path = build(package, bin)?;
+    std::fs::write(&stamp, &run).map_err(|e| Error::Config(format!("writing {}: {e}", stamp.display())))?;
+    Ok(path)
+}
+
+fn build(package: &str, bin: &str) -> Result<PathBuf> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // Tests use the dev build (fast to compile); benchmarks ask for `MVE_PLATFORM_PROFILE=release`.
@@ -99,7 +133,6 @@ pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
     if !path.is_file() {
         return Err(Error::Config(format!("cargo built {bin} but {} is not there", path.display())));
     }
-    built.get_or_insert_with(HashMap::new).insert(bin.to_string(), path.clone());
     Ok(path)
 }
 
