@@ -103,7 +103,10 @@ impl Nar {
         }
     }
 
-    /// The default configuration for `model`, on a fixed thread count (determinism depends on it).
+    /// The default configuration for `model`, on one thread: a NAR test then takes one core of two
+    /// and leaves the other to the gate's container tests (on two threads, llama.cpp's spinning
+    /// workers ran up to ten times slower beside them). The greedy texts are the same on one and
+    /// two threads (the gate's matrix sample matched its signed-off texts on both, 2026-12-01).
     pub fn config(&self, model: &CStr) -> NarConfigC {
         let mut c = std::mem::MaybeUninit::<NarConfigC>::zeroed();
         // SAFETY: a valid out-pointer.
@@ -112,7 +115,7 @@ impl Nar {
         let mut c = unsafe { c.assume_init() };
         c.model_path = model.as_ptr();
         c.context_length = 1024;
-        c.thread_count = 2;
+        c.thread_count = 1;
         c
     }
 
