@@ -135,7 +135,7 @@ async fn run(shape: Shape, seed: u64) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_hundred_users_get_right_answers_and_no_5xx_from_both_services() {
+async fn nightly_a_hundred_users_get_right_answers_and_no_5xx_from_both_services() {
     let shape = Shape {
         name: "load_100_users",
         users: env_or("MVE_API_USERS", 100),

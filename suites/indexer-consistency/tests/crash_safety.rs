@@ -9,25 +9,44 @@ use common::{assert_consistent, orphans, seed, Env};
 use harness::generator::Workload;
 use rand::{Rng, SeedableRng};
 
+/// The PR gate's catch-ups: 300 operations, 4 kills each; the `nightly_` twins: 700 and 8.
+const GATE: Size = Size { operations: 300, kills: 4 };
+const NIGHTLY: Size = Size { operations: 700, kills: 8 };
+
+struct Size {
+    operations: usize,
+    kills: usize,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_points_of_a_catch_up_loses_and_duplicates_nothing() -> anyhow::Result<()> {
-    sigkills_during_catch_up("crash_safety", 4_201, None).await
+    sigkills_during_catch_up("crash_safety", 4_201, None, GATE).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nightly_sigkill_at_random_points_of_a_catch_up_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    sigkills_during_catch_up("nightly_crash_safety", 4_201, None, NIGHTLY).await
 }
 
 /// The same over blocks of 12 transactions each: a kill inside a batch cuts through blocks that
 /// hold several changes of one entity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_catch_up_of_filled_blocks_loses_and_duplicates_nothing() -> anyhow::Result<()> {
-    sigkills_during_catch_up("crash_safety_filled_blocks", 4_202, Some(12)).await
+    sigkills_during_catch_up("crash_safety_filled_blocks", 4_202, Some(12), GATE).await
 }
 
-async fn sigkills_during_catch_up(test: &str, fixed_seed: u64, per_block: Option<usize>) -> anyhow::Result<()> {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nightly_sigkill_during_a_catch_up_of_filled_blocks_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    sigkills_during_catch_up("nightly_crash_safety_filled_blocks", 4_202, Some(12), NIGHTLY).await
+}
+
+async fn sigkills_during_catch_up(test: &str, fixed_seed: u64, per_block: Option<usize>, size: Size) -> anyhow::Result<()> {
     let env = Env::shared().await?;
     let s = seed(fixed_seed);
     let mut generator = env.generator(s);
     let report = match per_block {
-        None => env.run(&mut generator, &Workload::new(s, 700)).await?,
-        Some(n) => env.run_blocks(&mut generator, &Workload::new(s, 700), n).await?,
+        None => env.run(&mut generator, &Workload::new(s, size.operations)).await?,
+        Some(n) => env.run_blocks(&mut generator, &Workload::new(s, size.operations), n).await?,
     };
 
     // Small batches: many commits, so the kills land between and inside them.
@@ -36,7 +55,7 @@ async fn sigkills_during_catch_up(test: &str, fixed_seed: u64, per_block: Option
     let mut indexer = env.start_indexer_with(config).await?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(s);
     let head = report.last_block.expect("the workload mined blocks");
-    let mut targets: Vec<u64> = (0..8).map(|_| rng.random_range(1..head)).collect();
+    let mut targets: Vec<u64> = (0..size.kills).map(|_| rng.random_range(1..head)).collect();
     targets.sort();
     let mut kills = Vec::new();
     for target in targets {

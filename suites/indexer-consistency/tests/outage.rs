@@ -9,8 +9,19 @@ use std::time::{Duration, Instant};
 use common::{assert_consistent, seed, Env};
 use harness::generator::Workload;
 
+/// The PR gate's outage: 150 operations mined while the indexer cannot see the chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_long_chain_outage_the_indexer_catches_up_and_agrees() -> anyhow::Result<()> {
+async fn after_a_chain_outage_the_indexer_catches_up_and_agrees() -> anyhow::Result<()> {
+    outage_then_catch_up("outage_resync", 150).await
+}
+
+/// The nightly profile's long outage: 600 operations behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nightly_after_a_long_chain_outage_the_indexer_catches_up_and_agrees() -> anyhow::Result<()> {
+    outage_then_catch_up("nightly_outage_resync", 600).await
+}
+
+async fn outage_then_catch_up(test: &str, operations_during: usize) -> anyhow::Result<()> {
     let env = Env::shared().await?;
     let anvil = env.chain.handle().expect("a container chain");
     let link = env.stack.link_to(anvil).await?;
@@ -25,7 +36,7 @@ async fn after_a_long_chain_outage_the_indexer_catches_up_and_agrees() -> anyhow
 
     link.cut().await?;
     let cut_at = Instant::now();
-    let during = env.run(&mut generator, &Workload::new(s + 1, 600)).await?;
+    let during = env.run(&mut generator, &Workload::new(s + 1, operations_during)).await?;
     // The indexer noticed: it says the chain is unreachable and stands where it was.
     let status = harness::wait::until("indexer reporting the chain unreachable", Duration::from_secs(30), || async {
         let s = indexer.api.status().await?;
@@ -57,6 +68,6 @@ async fn after_a_long_chain_outage_the_indexer_catches_up_and_agrees() -> anyhow
         "workload_during_outage": during,
     });
     eprintln!("re-sync: {blocks} blocks, {events} events in {:.2} s", resync.as_secs_f64());
-    assert_consistent("outage_resync", &verdict, result);
+    assert_consistent(test, &verdict, result);
     Ok(())
 }

@@ -334,25 +334,35 @@ async fn run_sequence(env: &Env, ops: &[Op]) -> Result<(usize, usize), TestCaseE
 
 /// Floors under which the stateful test proves little: a generator whose steps are mostly rejected
 /// (or never resolved) would pass while exercising almost nothing.
-const MIN_STEPS: usize = 64 * 10;
+const MIN_STEPS_PER_SEQUENCE: usize = 10;
 const MIN_ACCEPTED_SHARE: f64 = 0.5;
 
+/// The PR gate runs 16 sequences; the nightly profile 64.
 #[test]
 fn random_operation_sequences_keep_the_stored_state_equal_to_the_oracle() {
-    std::thread::Builder::new().stack_size(256 << 20).spawn(run).unwrap().join().map_err(std::panic::resume_unwind).unwrap();
+    on_a_big_stack(|| run(16));
+}
+
+#[test]
+fn nightly_random_operation_sequences_keep_the_stored_state_equal_to_the_oracle() {
+    on_a_big_stack(|| run(64));
+}
+
+fn on_a_big_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new().stack_size(256 << 20).spawn(f).unwrap().join().map_err(std::panic::resume_unwind).unwrap();
 }
 
 // The snapshot's lock is held across the revert on purpose: one sequence at a time owns the chain
 // (the runtime is this thread's own `block_on`).
 #[allow(clippy::await_holding_lock)]
-fn run() {
+fn run(sequences: u32) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let env = rt.block_on(Env::new()).expect("chain with contracts");
     let genesis = Mutex::new(rt.block_on(env.p().anvil_snapshot()).unwrap());
     let seed = std::env::var("L3_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(33_701u64);
     println!("stateful: seed {seed} (L3_SEED={seed} reproduces this run)");
     let mut runner = TestRunner::new(Config {
-        cases: 64,
+        cases: sequences,
         rng_seed: RngSeed::Fixed(seed),
         source_file: Some(file!()),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
@@ -380,8 +390,9 @@ fn run() {
     match result {
         Ok(()) => {
             let (steps, accepted) = (total_steps.into_inner(), total_accepted.into_inner());
-            println!("stateful: {steps} steps over 64 sequences, {accepted} accepted");
-            assert!(steps >= MIN_STEPS, "only {steps} steps ran over 64 sequences (floor {MIN_STEPS})");
+            let floor = MIN_STEPS_PER_SEQUENCE * sequences as usize;
+            println!("stateful: {steps} steps over {sequences} sequences, {accepted} accepted");
+            assert!(steps >= floor, "only {steps} steps ran over {sequences} sequences (floor {floor})");
             assert!(accepted as f64 >= MIN_ACCEPTED_SHARE * steps as f64, "only {accepted} of {steps} steps were accepted (floor {MIN_ACCEPTED_SHARE})");
         }
         Err(TestError::Fail(reason, ops)) => panic!("seed {seed}: minimal failing sequence {ops:#?}\n{reason}"),

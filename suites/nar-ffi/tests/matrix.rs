@@ -1,8 +1,8 @@
 //! The narrative matrix against the narrative checklist (`narrative-checklist.toml`): the PR gate
-//! judges a fixed sample of six cells per context type and holds each to its signed-off text in
+//! judges a fixed sample of two cells per context type (`matrix::sample`) and holds each to its signed-off text in
 //! `snapshots/nar-ffi/`; the nightly profile judges all 288 cells and keeps the snapshots (one per
 //! context type) so that a reviewer sees any change in the text. The texts are those of the
-//! default (non-native) llama.cpp build on 2 threads.
+//! default (non-native) llama.cpp build, the same on one thread and two.
 
 use mve_nar::narrative::CONTEXT_TYPES;
 use nar_ffi::checklist::{Cell, Rules};

@@ -46,40 +46,58 @@ async fn concurrent_duplicates_of_a_refund_debit_once() -> anyhow::Result<()> {
     env.check_ledger().await
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(256), failure_persistence: None, ..ProptestConfig::default() })]
+/// Each event of a purchase (a success and two growing refunds) delivered 1..=4 times in a
+/// random interleaving (repeats anywhere, across event types), one by one or in bursts at the
+/// same moment: the balance and ledger are those of each event applied once.
+fn schedule_applies_each_event_once(repeats: &[usize], keys: &[u64], burst: usize) {
+    let env = shared_env();
+    runtime().block_on(async {
+        let player = env.player();
+        let (_, pi) = env.paid_purchase(&player, 5_000).await.expect("purchase");
+        let events = [env.events.succeeded(&pi), env.events.charge_refunded(&pi, 1_000), env.events.charge_refunded(&pi, 1_500)];
+        let mut schedule: Vec<(u64, usize)> =
+            events.iter().enumerate().flat_map(|(i, _)| std::iter::repeat_n(i, repeats[i])).enumerate().map(|(n, i)| (keys[n], i)).collect();
+        schedule.sort();
+        let schedule: Vec<usize> = schedule.into_iter().map(|(_, i)| i).collect();
+        let mut applied = [0usize; 3];
+        for group in schedule.chunks(burst) {
+            let all = futures::future::join_all(group.iter().map(|&i| env.deliver.send(&events[i], SECRET))).await;
+            for (d, &i) in all.into_iter().zip(group) {
+                let d = d.expect("delivery");
+                assert_eq!(d.status, 200, "{}", d.body);
+                applied[i] += usize::from(d.outcome() == "applied");
+            }
+        }
+        assert_eq!(applied, [1, 1, 1], "schedule {schedule:?}: each event applied once");
+        let b = env.balance(&player).await.expect("balance");
+        assert_eq!(b.balance, 3_500, "schedule {schedule:?}");
+        env.check_player(&player).await.expect("ledger");
+    });
+}
 
-    /// Each event of a purchase (a success and two growing refunds) delivered 1..=4 times in a
-    /// random interleaving (repeats anywhere, across event types), one by one or in bursts at the
-    /// same moment: the balance and ledger are those of each event applied once.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(64), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The PR gate's 64 schedules; the nightly profile runs 256 (below).
     #[test]
     fn any_schedule_of_repeats_applies_each_event_once(
         repeats in proptest::collection::vec(1usize..=4, 3),
         keys in proptest::collection::vec(any::<u64>(), 12),
         burst in 1usize..=4,
     ) {
-        let env = shared_env();
-        runtime().block_on(async {
-            let player = env.player();
-            let (_, pi) = env.paid_purchase(&player, 5_000).await.expect("purchase");
-            let events = [env.events.succeeded(&pi), env.events.charge_refunded(&pi, 1_000), env.events.charge_refunded(&pi, 1_500)];
-            let mut schedule: Vec<(u64, usize)> =
-                events.iter().enumerate().flat_map(|(i, _)| std::iter::repeat_n(i, repeats[i])).enumerate().map(|(n, i)| (keys[n], i)).collect();
-            schedule.sort();
-            let schedule: Vec<usize> = schedule.into_iter().map(|(_, i)| i).collect();
-            let mut applied = [0usize; 3];
-            for group in schedule.chunks(burst) {
-                let all = futures::future::join_all(group.iter().map(|&i| env.deliver.send(&events[i], SECRET))).await;
-                for (d, &i) in all.into_iter().zip(group) {
-                    let d = d.expect("delivery");
-                    assert_eq!(d.status, 200, "{}", d.body);
-                    applied[i] += usize::from(d.outcome() == "applied");
-                }
-            }
-            assert_eq!(applied, [1, 1, 1], "schedule {schedule:?}: each event applied once");
-            let b = env.balance(&player).await.expect("balance");
-            assert_eq!(b.balance, 3_500, "schedule {schedule:?}");
-            env.check_player(&player).await.expect("ledger");
-        });
+        schedule_applies_each_event_once(&repeats, &keys, burst);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(256), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn nightly_any_schedule_of_repeats_applies_each_event_once(
+        repeats in proptest::collection::vec(1usize..=4, 3),
+        keys in proptest::collection::vec(any::<u64>(), 12),
+        burst in 1usize..=4,
+    ) {
+        schedule_applies_each_event_once(&repeats, &keys, burst);
     }
 }
