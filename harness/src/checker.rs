@@ -15,9 +15,9 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::Filter;
 use futures::{StreamExt, TryStreamExt};
 use mve_contracts::Deployment;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::IteratorRandom;
-use rand::SeedableRng;
 use serde::Serialize;
 
 use crate::indexer_api::{IndexerApi, ItemView, RobotView};
@@ -71,13 +71,7 @@ impl Reread {
     }
 
     /// The differences `compare` finds against `read()`, read a second time once `block` is settled.
-    async fn confirmed<V, F: std::future::Future<Output = Result<V>>>(
-        &self,
-        p: &DynProvider,
-        block: u64,
-        read: impl Fn() -> F,
-        compare: impl Fn(&V, &mut Vec<Difference>),
-    ) -> Result<Vec<Difference>> {
+    async fn confirmed<V, F: std::future::Future<Output = Result<V>>>(&self, p: &DynProvider, block: u64, read: impl Fn() -> F, compare: impl Fn(&V, &mut Vec<Difference>)) -> Result<Vec<Difference>> {
         let mut found = Vec::new();
         compare(&read().await?, &mut found);
         if !found.is_empty() {
@@ -89,9 +83,7 @@ impl Reread {
     }
 
     pub async fn balance(&self, p: &DynProvider, d: &Deployment, owner: Address, ours: U256, block: u64) -> Result<Option<Difference>> {
-        let read = || async {
-            d.ntc(p).balanceOf(owner).block(BlockId::number(block)).call().await.map_err(|e| Error::Rpc(format!("balance of {owner} at {block}: {e}")))
-        };
+        let read = || async { d.ntc(p).balanceOf(owner).block(BlockId::number(block)).call().await.map_err(|e| Error::Rpc(format!("balance of {owner} at {block}: {e}"))) };
         let mut chain = read().await?;
         if chain != ours {
             self.settle(p, block).await?;
@@ -140,15 +132,7 @@ pub struct Verdict {
 impl Verdict {
     fn from(block: u64, checked: Checked, all: Vec<Difference>) -> Verdict {
         let worst = all.iter().max_by_key(|d| d.severity).cloned();
-        Verdict {
-            valid: all.is_empty(),
-            block,
-            checked,
-            difference_count: all.len(),
-            first: all.first().cloned(),
-            worst,
-            differences: all.into_iter().take(KEPT).collect(),
-        }
+        Verdict { valid: all.is_empty(), block, checked, difference_count: all.len(), first: all.first().cloned(), worst, differences: all.into_iter().take(KEPT).collect() }
     }
 
     /// Combines verdicts of one moment (e.g. state and events).
@@ -379,11 +363,7 @@ pub async fn sampled(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u
     let reread = Reread::default();
     let scope = full_scope(p, d, api, block, accounts, &reread, &mut existence).await?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let scope = Scope {
-        robots: sample(scope.robots, n, &mut rng),
-        items: sample(scope.items, n, &mut rng),
-        owners: sample(scope.owners, n, &mut rng),
-    };
+    let scope = Scope { robots: sample(scope.robots, n, &mut rng), items: sample(scope.items, n, &mut rng), owners: sample(scope.owners, n, &mut rng) };
     check_scope(p, d, api, block, scope, &reread, existence).await
 }
 
@@ -399,10 +379,7 @@ fn sample<T: Ord>(v: Vec<T>, n: usize, rng: &mut StdRng) -> Vec<T> {
 pub async fn events(p: &DynProvider, d: &Deployment, api: &IndexerApi, from: u64, to: u64) -> Result<Verdict> {
     let filter = Filter::new().address(vec![d.robot, d.item, d.ntc]).from_block(from).to_block(to);
     let logs = p.get_logs(&filter).await.map_err(|e| Error::Rpc(format!("eth_getLogs {from}..={to}: {e}")))?;
-    let chain: BTreeMap<(u64, u64), _> = logs
-        .iter()
-        .map(|l| ((l.block_number.unwrap_or_default(), l.log_index.unwrap_or_default()), l))
-        .collect();
+    let chain: BTreeMap<(u64, u64), _> = logs.iter().map(|l| ((l.block_number.unwrap_or_default(), l.log_index.unwrap_or_default()), l)).collect();
     let ours_list = api.events(from, to).await?;
     let mut ours: BTreeMap<(u64, u64), _> = BTreeMap::new();
     let mut out = Vec::new();
@@ -503,9 +480,7 @@ pub async fn orphans(pool: &sqlx::MySqlPool, p: &DynProvider, tables: &[(&str, &
             found.push(format!("block {number}: stored {hash}, chain {chain:?}"));
         }
     }
-    let stray: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events e LEFT JOIN blocks b ON b.number = e.block_number WHERE b.hash IS NULL OR b.hash <> e.block_hash")
-        .fetch_one(pool)
-        .await?;
+    let stray: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events e LEFT JOIN blocks b ON b.number = e.block_number WHERE b.hash IS NULL OR b.hash <> e.block_hash").fetch_one(pool).await?;
     if stray > 0 {
         found.push(format!("{stray} events whose block hash is not the stored block's"));
     }

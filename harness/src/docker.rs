@@ -3,13 +3,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use testcontainers::bollard::models::NetworkCreateRequest;
-use testcontainers::bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
-};
 use testcontainers::bollard::Docker;
+use testcontainers::bollard::models::NetworkCreateRequest;
+use testcontainers::bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder};
 
-use crate::session::{self, Owner, LABEL_HARNESS, LABEL_OWNER, LABEL_RUN};
+use crate::session::{self, LABEL_HARNESS, LABEL_OWNER, LABEL_RUN, Owner};
 use crate::{Error, Result};
 
 /// Connects to the engine (DOCKER_HOST or /var/run/docker.sock) and checks that it answers.
@@ -31,11 +29,7 @@ pub async fn image_exists(docker: &Docker, image: &str) -> bool {
 /// Labels every harness object carries.
 pub fn labels(run_key: &str) -> HashMap<String, String> {
     let session = session::current();
-    HashMap::from([
-        (LABEL_HARNESS.to_string(), "1".to_string()),
-        (LABEL_OWNER.to_string(), session.owner.label()),
-        (LABEL_RUN.to_string(), run_key.to_string()),
-    ])
+    HashMap::from([(LABEL_HARNESS.to_string(), "1".to_string()), (LABEL_OWNER.to_string(), session.owner.label()), (LABEL_RUN.to_string(), run_key.to_string())])
 }
 
 /// Creates a bridge network whose Linux bridge is `name` (at most 15 characters, starting with
@@ -83,16 +77,9 @@ pub struct Reaped {
 /// other runs are live: their owners are alive, so their objects stay.
 pub async fn reap_leftovers(docker: &Docker) -> Result<Reaped> {
     let filter = HashMap::from([("label", vec![LABEL_HARNESS])]);
-    let is_dead = |labels: Option<&HashMap<String, String>>| {
-        labels
-            .and_then(|l| l.get(LABEL_OWNER))
-            .and_then(|o| Owner::parse(o))
-            .is_some_and(|o| !o.is_alive())
-    };
+    let is_dead = |labels: Option<&HashMap<String, String>>| labels.and_then(|l| l.get(LABEL_OWNER)).and_then(|o| Owner::parse(o)).is_some_and(|o| !o.is_alive());
     let mut reaped = Reaped::default();
-    let containers = docker
-        .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filter).build()))
-        .await?;
+    let containers = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filter).build())).await?;
     for c in containers {
         if is_dead(c.labels.as_ref()) {
             let id = c.id.unwrap_or_default();
@@ -140,9 +127,7 @@ where
 /// Names of the containers (running or not) that carry `label` (`key` or `key=value`).
 pub async fn containers_with_label(docker: &Docker, label: &str) -> Result<Vec<String>> {
     let filter = HashMap::from([("label", vec![label])]);
-    let list = docker
-        .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filter).build()))
-        .await?;
+    let list = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filter).build())).await?;
     Ok(list.into_iter().flat_map(|c| c.names.unwrap_or_default()).map(|n| n.trim_start_matches('/').to_string()).collect())
 }
 

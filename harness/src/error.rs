@@ -6,9 +6,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "no Docker engine answers at {endpoint} ({reason}); run scripts/setup (it installs and starts one), or point DOCKER_HOST at an engine"
-    )]
+    #[error("no Docker engine answers at {endpoint} ({reason}); run scripts/setup (it installs and starts one), or point DOCKER_HOST at an engine")]
     NoDocker { endpoint: String, reason: String },
 
     #[error("image {image} for {service} is not on this machine and no registry is reachable; run scripts/setup, or set MVE_IMAGE_{env}")]

@@ -42,21 +42,75 @@ impl Workload {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Op {
-    MintRobot { to: Address, base: [u16; 12] },
-    MintItem { to: Address, item_type: u8, rarity: u8, condition: u8, boosts: [u16; 12], affinities: u16, affiliation: u8 },
-    Equip { owner: Address, robot: u64, item: u64 },
-    Unequip { owner: Address, robot: u64, slot: u8 },
-    SetCondition { item: u64, condition: u8 },
-    AwardXp { robot: u64, amount: u64 },
-    TransferRobot { from: Address, to: Address, robot: u64 },
-    TransferItem { from: Address, to: Address, item: u64 },
-    MintNtc { to: Address, amount: U256 },
-    TransferNtc { from: Address, to: Address, amount: U256 },
+    MintRobot {
+        to: Address,
+        base: [u16; 12],
+    },
+    MintItem {
+        to: Address,
+        item_type: u8,
+        rarity: u8,
+        condition: u8,
+        boosts: [u16; 12],
+        affinities: u16,
+        affiliation: u8,
+    },
+    Equip {
+        owner: Address,
+        robot: u64,
+        item: u64,
+    },
+    Unequip {
+        owner: Address,
+        robot: u64,
+        slot: u8,
+    },
+    SetCondition {
+        item: u64,
+        condition: u8,
+    },
+    AwardXp {
+        robot: u64,
+        amount: u64,
+    },
+    TransferRobot {
+        from: Address,
+        to: Address,
+        robot: u64,
+    },
+    TransferItem {
+        from: Address,
+        to: Address,
+        item: u64,
+    },
+    MintNtc {
+        to: Address,
+        amount: U256,
+    },
+    TransferNtc {
+        from: Address,
+        to: Address,
+        amount: U256,
+    },
     /// Must revert: each names why.
-    TransferEquippedItem { from: Address, to: Address, item: u64 },
-    EquipSomeoneElsesRobot { caller: Address, robot: u64, item: u64 },
-    OverspendNtc { from: Address, to: Address, amount: U256 },
-    XpToMissingRobot { robot: u64 },
+    TransferEquippedItem {
+        from: Address,
+        to: Address,
+        item: u64,
+    },
+    EquipSomeoneElsesRobot {
+        caller: Address,
+        robot: u64,
+        item: u64,
+    },
+    OverspendNtc {
+        from: Address,
+        to: Address,
+        amount: U256,
+    },
+    XpToMissingRobot {
+        robot: u64,
+    },
 }
 
 impl Op {
@@ -146,11 +200,7 @@ impl Model {
                 *self.ntc.entry(from).or_default() -= amount;
                 *self.ntc.entry(to).or_default() += amount;
             }
-            Op::SetCondition { .. }
-            | Op::TransferEquippedItem { .. }
-            | Op::EquipSomeoneElsesRobot { .. }
-            | Op::OverspendNtc { .. }
-            | Op::XpToMissingRobot { .. } => {}
+            Op::SetCondition { .. } | Op::TransferEquippedItem { .. } | Op::EquipSomeoneElsesRobot { .. } | Op::OverspendNtc { .. } | Op::XpToMissingRobot { .. } => {}
         }
     }
 }
@@ -246,25 +296,14 @@ impl Generator {
             }
             2 | 3 => {
                 // Equip: an owner's free equippable item onto one of their robots.
-                let free: Vec<(u64, Address)> = self
-                    .model
-                    .items
-                    .iter()
-                    .filter(|(_, i)| i.equipped_on == 0 && (1..=4).contains(&i.item_type))
-                    .map(|(id, i)| (*id, i.owner))
-                    .collect();
+                let free: Vec<(u64, Address)> = self.model.items.iter().filter(|(_, i)| i.equipped_on == 0 && (1..=4).contains(&i.item_type)).map(|(id, i)| (*id, i.owner)).collect();
                 let (item, owner) = self.pick(&free)?;
                 let robots: Vec<u64> = self.model.robots.iter().filter(|(_, r)| r.owner == owner).map(|(id, _)| *id).collect();
                 let robot = self.pick(&robots)?;
                 Some(Op::Equip { owner, robot, item })
             }
             4 => {
-                let filled: Vec<(u64, Address, u8)> = self
-                    .model
-                    .robots
-                    .iter()
-                    .flat_map(|(id, r)| (0..4).filter(|s| r.equipped[*s] != 0).map(move |s| (*id, r.owner, s as u8 + 1)))
-                    .collect();
+                let filled: Vec<(u64, Address, u8)> = self.model.robots.iter().flat_map(|(id, r)| (0..4).filter(|s| r.equipped[*s] != 0).map(move |s| (*id, r.owner, s as u8 + 1))).collect();
                 let (robot, owner, slot) = self.pick(&filled)?;
                 Some(Op::Unequip { owner, robot, slot })
             }
@@ -279,15 +318,13 @@ impl Generator {
                 Some(Op::AwardXp { robot, amount: self.rng.random_range(1..=2_000) })
             }
             7 => {
-                let bare: Vec<(u64, Address)> =
-                    self.model.robots.iter().filter(|(_, r)| r.equipped == [0; 4]).map(|(id, r)| (*id, r.owner)).collect();
+                let bare: Vec<(u64, Address)> = self.model.robots.iter().filter(|(_, r)| r.equipped == [0; 4]).map(|(id, r)| (*id, r.owner)).collect();
                 let (robot, from) = self.pick(&bare)?;
                 let to = self.other_than(from);
                 Some(Op::TransferRobot { from, to, robot })
             }
             8 => {
-                let free: Vec<(u64, Address)> =
-                    self.model.items.iter().filter(|(_, i)| i.equipped_on == 0).map(|(id, i)| (*id, i.owner)).collect();
+                let free: Vec<(u64, Address)> = self.model.items.iter().filter(|(_, i)| i.equipped_on == 0).map(|(id, i)| (*id, i.owner)).collect();
                 let (item, from) = self.pick(&free)?;
                 let to = self.other_than(from);
                 Some(Op::TransferItem { from, to, item })
@@ -310,8 +347,7 @@ impl Generator {
     fn failing_op(&mut self) -> Option<Op> {
         match self.rng.random_range(0..4) {
             0 => {
-                let equipped: Vec<(u64, Address)> =
-                    self.model.items.iter().filter(|(_, i)| i.equipped_on != 0).map(|(id, i)| (*id, i.owner)).collect();
+                let equipped: Vec<(u64, Address)> = self.model.items.iter().filter(|(_, i)| i.equipped_on != 0).map(|(id, i)| (*id, i.owner)).collect();
                 let (item, from) = self.pick(&equipped)?;
                 let to = self.other_than(from);
                 Some(Op::TransferEquippedItem { from, to, item })
@@ -336,55 +372,24 @@ impl Generator {
 
     /// The transaction that carries `op`.
     pub fn transaction(&self, d: &Deployment, op: &Op) -> TransactionRequest {
-        let call = |to: Address, from: Address, data: Vec<u8>| {
-            TransactionRequest::default().with_to(to).with_from(from).with_input(data)
-        };
+        let call = |to: Address, from: Address, data: Vec<u8>| TransactionRequest::default().with_to(to).with_from(from).with_input(data);
         let id = |v: u64| U256::from(v);
         let tx = match op.clone() {
-            Op::MintRobot { to, base } => {
-                call(d.robot, self.admin, BunkerguardRobot::mintCall { to, base }.abi_encode())
-            }
+            Op::MintRobot { to, base } => call(d.robot, self.admin, BunkerguardRobot::mintCall { to, base }.abi_encode()),
             Op::MintItem { to, item_type, rarity, condition, boosts, affinities, affiliation } => {
-                let attrs = BunkerItem::ItemView {
-                    itemType: item_type,
-                    rarity,
-                    condition,
-                    boosts,
-                    classAffinities: affinities,
-                    traitAffiliation: affiliation,
-                };
+                let attrs = BunkerItem::ItemView { itemType: item_type, rarity, condition, boosts, classAffinities: affinities, traitAffiliation: affiliation };
                 call(d.item, self.admin, BunkerItem::mintCall { to, attrs }.abi_encode())
             }
-            Op::Equip { owner, robot, item } => {
-                call(d.robot, owner, BunkerguardRobot::equipCall { robotId: id(robot), itemId: id(item) }.abi_encode())
-            }
-            Op::Unequip { owner, robot, slot } => {
-                call(d.robot, owner, BunkerguardRobot::unequipCall { robotId: id(robot), slot }.abi_encode())
-            }
-            Op::SetCondition { item, condition } => {
-                call(d.item, self.admin, BunkerItem::setConditionCall { itemId: id(item), condition }.abi_encode())
-            }
-            Op::AwardXp { robot, amount } => {
-                call(d.robot, self.admin, BunkerguardRobot::awardXpCall { robotId: id(robot), amount }.abi_encode())
-            }
-            Op::XpToMissingRobot { robot } => {
-                call(d.robot, self.admin, BunkerguardRobot::awardXpCall { robotId: id(robot), amount: 1 }.abi_encode())
-            }
-            Op::TransferRobot { from, to, robot } => call(
-                d.robot,
-                from,
-                BunkerguardRobot::transferFromCall { from, to, tokenId: id(robot) }.abi_encode(),
-            ),
-            Op::TransferItem { from, to, item } | Op::TransferEquippedItem { from, to, item } => {
-                call(d.item, from, BunkerItem::transferFromCall { from, to, tokenId: id(item) }.abi_encode())
-            }
-            Op::EquipSomeoneElsesRobot { caller, robot, item } => {
-                call(d.robot, caller, BunkerguardRobot::equipCall { robotId: id(robot), itemId: id(item) }.abi_encode())
-            }
+            Op::Equip { owner, robot, item } => call(d.robot, owner, BunkerguardRobot::equipCall { robotId: id(robot), itemId: id(item) }.abi_encode()),
+            Op::Unequip { owner, robot, slot } => call(d.robot, owner, BunkerguardRobot::unequipCall { robotId: id(robot), slot }.abi_encode()),
+            Op::SetCondition { item, condition } => call(d.item, self.admin, BunkerItem::setConditionCall { itemId: id(item), condition }.abi_encode()),
+            Op::AwardXp { robot, amount } => call(d.robot, self.admin, BunkerguardRobot::awardXpCall { robotId: id(robot), amount }.abi_encode()),
+            Op::XpToMissingRobot { robot } => call(d.robot, self.admin, BunkerguardRobot::awardXpCall { robotId: id(robot), amount: 1 }.abi_encode()),
+            Op::TransferRobot { from, to, robot } => call(d.robot, from, BunkerguardRobot::transferFromCall { from, to, tokenId: id(robot) }.abi_encode()),
+            Op::TransferItem { from, to, item } | Op::TransferEquippedItem { from, to, item } => call(d.item, from, BunkerItem::transferFromCall { from, to, tokenId: id(item) }.abi_encode()),
+            Op::EquipSomeoneElsesRobot { caller, robot, item } => call(d.robot, caller, BunkerguardRobot::equipCall { robotId: id(robot), itemId: id(item) }.abi_encode()),
             Op::MintNtc { to, amount } => call(d.ntc, self.admin, NTCToken::mintCall { to, amount }.abi_encode()),
-            Op::TransferNtc { from, to, amount } | Op::OverspendNtc { from, to, amount } => {
-                call(d.ntc, from, NTCToken::transferCall { to, value: amount }.abi_encode())
-            }
+            Op::TransferNtc { from, to, amount } | Op::OverspendNtc { from, to, amount } => call(d.ntc, from, NTCToken::transferCall { to, value: amount }.abi_encode()),
         };
         if op.must_fail() { tx.with_gas_limit(FIXED_GAS) } else { tx }
     }
@@ -425,11 +430,9 @@ impl Generator {
             }
             Err(e) => return Err(rpc(format!("{}: {e}", op.kind()))),
         };
-        let receipt = crate::wait::until("a receipt", Duration::from_secs(30), || async {
-            provider.get_transaction_receipt(hash).await.map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| rpc(format!("{}: {e}", op.kind())))?;
+        let receipt = crate::wait::until("a receipt", Duration::from_secs(30), || async { provider.get_transaction_receipt(hash).await.map_err(|e| e.to_string()) })
+            .await
+            .map_err(|e| rpc(format!("{}: {e}", op.kind())))?;
         Ok(self.learn(op, &receipt, report))
     }
 
@@ -531,11 +534,8 @@ impl Generator {
         let mut oks = Vec::with_capacity(ops.len());
         let mut block = None;
         for (op, hash) in ops.iter().zip(hashes) {
-            let receipt = provider
-                .get_transaction_receipt(hash)
-                .await
-                .map_err(|e| rpc(op.kind(), &e))?
-                .ok_or_else(|| crate::Error::Rpc(format!("{}: not mined by evm_mine (block gas limit?)", op.kind())))?;
+            let receipt =
+                provider.get_transaction_receipt(hash).await.map_err(|e| rpc(op.kind(), &e))?.ok_or_else(|| crate::Error::Rpc(format!("{}: not mined by evm_mine (block gas limit?)", op.kind())))?;
             if block.is_some_and(|b| Some(b) != receipt.block_number) {
                 return Err(crate::Error::Rpc(format!("{}: mined in block {:?}, not with the others in {block:?}", op.kind(), receipt.block_number)));
             }

@@ -100,8 +100,7 @@ impl IndexerApi {
         match answer.status {
             200 => {
                 let block = answer.body["block"].as_u64().ok_or_else(|| Error::Config(format!("GET {path}: no block in {}", answer.body)))?;
-                let value = serde_json::from_value(answer.body[field].clone())
-                    .map_err(|e| Error::Config(format!("GET {path}: {field}: {e} in {}", answer.body)))?;
+                let value = serde_json::from_value(answer.body[field].clone()).map_err(|e| Error::Config(format!("GET {path}: {field}: {e} in {}", answer.body)))?;
                 Ok(Some((block, value)))
             }
             404 => Ok(None),
@@ -156,8 +155,7 @@ impl IndexerApi {
             if answer.status != 200 {
                 return Err(Error::Config(format!("GET {path}: {} {}", answer.status, answer.body)));
             }
-            let page: Vec<EventView> = serde_json::from_value(answer.body["events"].clone())
-                .map_err(|e| Error::Config(format!("GET {path}: {e}")))?;
+            let page: Vec<EventView> = serde_json::from_value(answer.body["events"].clone()).map_err(|e| Error::Config(format!("GET {path}: {e}")))?;
             if page.len() >= 10_000 {
                 return Err(Error::Config(format!("GET {path}: page full; narrow the range")));
             }
@@ -180,14 +178,7 @@ impl IndexerApi {
         crate::wait::until(&format!("indexer reaching block {block}"), timeout, || async {
             let s = self.status().await?;
             let done = s.current_block.is_some_and(|c| c >= block);
-            if done {
-                Ok(Some(s))
-            } else {
-                Err(Error::Config(format!(
-                    "at {:?} of head {:?}, last error {:?}",
-                    s.current_block, s.chain_head, s.last_error
-                )))
-            }
+            if done { Ok(Some(s)) } else { Err(Error::Config(format!("at {:?} of head {:?}, last error {:?}", s.current_block, s.chain_head, s.last_error))) }
         })
         .await
         .map_err(|t| Error::Config(t.to_string()))

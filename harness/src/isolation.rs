@@ -18,9 +18,9 @@ use alloy::providers::ext::AnvilApi;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 
-use crate::service::{Service, REDIS_DATABASES};
+use crate::service::{REDIS_DATABASES, Service};
 use crate::session::{self, FileLock};
-use crate::stack::{self, Kind, ServiceHandle, Stack, READY_TIMEOUT};
+use crate::stack::{self, Kind, READY_TIMEOUT, ServiceHandle, Stack};
 use crate::{Error, Result};
 
 pub const DEFAULT_ANVIL_SLOTS: usize = 8;

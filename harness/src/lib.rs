@@ -49,5 +49,5 @@ pub mod wait;
 pub use error::{Error, Result};
 pub use isolation::{TestChain, TestDatabase, TestRedis};
 pub use nemesis::Fault;
-pub use service::{Service, Target, L3_CHAIN_ID};
+pub use service::{L3_CHAIN_ID, Service, Target};
 pub use stack::{ServiceHandle, Stack, StackBuilder};

@@ -17,8 +17,8 @@ use testcontainers::{GenericImage, ImageExt};
 
 use crate::service::{Service, Target};
 use crate::session::{self, LABEL_SERVICE};
-use crate::stack::{random_hex, Backend, ContainerBackend, ServiceHandle, Stack, READY_TIMEOUT};
-use crate::{docker, Error, Result};
+use crate::stack::{Backend, ContainerBackend, READY_TIMEOUT, ServiceHandle, Stack, random_hex};
+use crate::{Error, Result, docker};
 
 /// Port every platform service's HTTP API listens on inside its container.
 pub const API_PORT: u16 = 8080;
@@ -73,9 +73,7 @@ fn build_once_per_run(package: &str, bin: &str) -> Result<PathBuf> {
     let dir = crate::results::target_dir().join("mve-platform-build");
     let lock = dir.join("lock");
     let _lock = {
-        let file = std::fs::create_dir_all(&dir).and_then(|()| {
-            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock)
-        });
+        let file = std::fs::create_dir_all(&dir).and_then(|()| std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock));
         let file = file.map_err(|e| Error::Config(format!("opening {}: {e}", lock.display())))?;
         file.lock().map_err(|e| Error::Config(format!("locking {}: {e}", lock.display())))?;
         file
@@ -98,11 +96,7 @@ fn build(package: &str, bin: &str) -> Result<PathBuf> {
     // For tests, the same selection as `cargo nextest run --workspace` (all packages, tests
     // included): features unify the same way, so after the suite's own build this only links the
     // binaries, instead of rebuilding half the dependency graph with `-p`'s feature set.
-    let args: Vec<&str> = if profile == "dev" {
-        vec!["build", "--quiet", "--workspace", "--bins", "--tests"]
-    } else {
-        vec!["build", "--quiet", "--profile", &profile, "-p", package, "--bin", bin]
-    };
+    let args: Vec<&str> = if profile == "dev" { vec!["build", "--quiet", "--workspace", "--bins", "--tests"] } else { vec!["build", "--quiet", "--profile", &profile, "-p", package, "--bin", bin] };
     let mut command = Command::new(&cargo);
     command.current_dir(&workspace).args(&args);
     // The test process carries the variables cargo sets for the test being run (its manifest dir,
@@ -111,22 +105,13 @@ fn build(package: &str, bin: &str) -> Result<PathBuf> {
     // about two minutes inside the test, and the same again for the next `cargo nextest run`.
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
-        if ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR"]
-            .iter()
-            .any(|p| name.starts_with(p))
-        {
+        if ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR"].iter().any(|p| name.starts_with(p)) {
             command.env_remove(name.as_ref());
         }
     }
-    let output = command
-        .output()
-        .map_err(|e| Error::Config(format!("running cargo to build {bin}: {e}")))?;
+    let output = command.output().map_err(|e| Error::Config(format!("running cargo to build {bin}: {e}")))?;
     if !output.status.success() {
-        return Err(Error::Config(format!(
-            "cargo {} failed:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        )));
+        return Err(Error::Config(format!("cargo {} failed:\n{}", args.join(" "), String::from_utf8_lossy(&output.stderr))));
     }
     let dir = if profile == "dev" { "debug" } else { profile.as_str() };
     let path = crate::results::target_dir().join(dir).join(bin);
@@ -147,9 +132,7 @@ impl Stack {
     /// (so that a test can cut them): it joins them before its readiness is awaited.
     pub async fn start_platform_linked(&self, service: Service, env: &[(&str, String)], links: &[&crate::nemesis::Link]) -> Result<ServiceHandle> {
         if Target::from_env()? == Target::External {
-            let url = service.external_url().ok_or_else(|| {
-                Error::Config(format!("MVE_TARGET=external needs MVE_{}_URL for {service}", service.env_name()))
-            })?;
+            let url = service.external_url().ok_or_else(|| Error::Config(format!("MVE_TARGET=external needs MVE_{}_URL for {service}", service.env_name())))?;
             return Ok(ServiceHandle { service, backend: Backend::External { url } });
         }
         let docker = self.docker.clone().ok_or_else(|| Error::Config("a container stack holds an engine".into()))?;
@@ -169,9 +152,7 @@ impl Stack {
             .with_container_name(&container_name);
         if override_image.is_none() {
             let path = binary(package, bin)?;
-            request = request
-                .with_mount(Mount::bind_mount(path.to_string_lossy(), mounted_binary(bin)).with_access_mode(AccessMode::ReadOnly))
-                .with_cmd(service.cmd());
+            request = request.with_mount(Mount::bind_mount(path.to_string_lossy(), mounted_binary(bin)).with_access_mode(AccessMode::ReadOnly)).with_cmd(service.cmd());
         }
         if let Some((dir, profile)) = coverage_profile(&container_name) {
             request = request.with_mount(Mount::bind_mount(dir.clone(), dir)).with_env_var("LLVM_PROFILE_FILE", profile);
@@ -187,10 +168,7 @@ impl Stack {
             }
             Err(e) => return Err(e.into()),
         };
-        let handle = ServiceHandle {
-            service,
-            backend: Backend::Container(ContainerBackend { container, name: container_name, network, docker }),
-        };
+        let handle = ServiceHandle { service, backend: Backend::Container(ContainerBackend { container, name: container_name, network, docker }) };
         for link in links {
             link.attach(&handle).await?;
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use alloy::providers::{Provider, ProviderBuilder};
 use sqlx::Connection;
 
-use crate::service::{Service, L3_CHAIN_ID};
+use crate::service::{L3_CHAIN_ID, Service};
 use crate::{Error, Result};
 
 /// One attempt may not hang: a paused container accepts TCP connections but never answers.
@@ -20,9 +20,7 @@ pub async fn ready(service: Service, url: &str) -> Result<()> {
             Service::Indexer | Service::Payments => http_health(url).await,
         }
     };
-    tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
-        .await
-        .unwrap_or_else(|_| Err(Error::Config(format!("{service} probe got no answer within {ATTEMPT_TIMEOUT:?}"))))
+    tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await.unwrap_or_else(|_| Err(Error::Config(format!("{service} probe got no answer within {ATTEMPT_TIMEOUT:?}"))))
 }
 
 async fn mariadb(url: &str) -> Result<()> {

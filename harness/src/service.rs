@@ -151,9 +151,7 @@ impl Target {
         match std::env::var("MVE_TARGET").as_deref() {
             Err(_) | Ok("") | Ok("containers") => Ok(Target::Containers),
             Ok("external") => Ok(Target::External),
-            Ok(other) => Err(crate::Error::Config(format!(
-                "MVE_TARGET={other:?}: expected \"containers\" (default) or \"external\""
-            ))),
+            Ok(other) => Err(crate::Error::Config(format!("MVE_TARGET={other:?}: expected \"containers\" (default) or \"external\""))),
         }
     }
 }

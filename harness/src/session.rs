@@ -71,12 +71,8 @@ pub fn current() -> &'static Session {
     SESSION.get_or_init(|| {
         let under_nextest = std::env::var_os("NEXTEST_RUN_ID").is_some();
         let owner_pid = if under_nextest { std::os::unix::process::parent_id() } else { std::process::id() };
-        let owner = Owner::of_pid(owner_pid)
-            .or_else(|| Owner::of_pid(std::process::id()))
-            .unwrap_or(Owner { pid: std::process::id(), start_time: 0 });
-        let binary = std::env::var("NEXTEST_BINARY_ID").unwrap_or_else(|_| {
-            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default()
-        });
+        let owner = Owner::of_pid(owner_pid).or_else(|| Owner::of_pid(std::process::id())).unwrap_or(Owner { pid: std::process::id(), start_time: 0 });
+        let binary = std::env::var("NEXTEST_BINARY_ID").unwrap_or_else(|_| std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
         let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| owner.label());
         let run_key = short_hash(&format!("{run}|{binary}|{}", owner.label()));
         let dir = std::env::temp_dir().join("mve-harness").join(&run_key);
@@ -169,15 +165,7 @@ pub fn ensure_watcher() {
         pid = owner.pid,
         lock = lock.display(),
     );
-    let spawned = Command::new("flock")
-        .arg("-n")
-        .arg(&lock)
-        .args(["sh", "-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn();
+    let spawned = Command::new("flock").arg("-n").arg(&lock).args(["sh", "-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn();
     if let Ok(mut child) = spawned {
         // Reap it in the background if it exits at once (lock already held), so no zombie stays.
         std::thread::spawn(move || {

@@ -20,7 +20,7 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt, ReuseDirective};
 
 use crate::service::{Service, Target};
 use crate::session::{self, FileLock, LABEL_SERVICE};
-use crate::{docker, probe, Error, Result};
+use crate::{Error, Result, docker, probe};
 
 /// How long a freshly started service may take to answer its readiness probe.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -84,8 +84,7 @@ impl StackBuilder {
         let session = session::current();
         let network = format!("mve-{}", random_hex(11));
         docker::ensure_network(&docker, &network, &session.run_key).await?;
-        let mut stack =
-            Stack { kind: Kind::Private, services: self.services.clone(), handles: BTreeMap::new(), network: Some(network.clone()), docker: Some(docker.clone()) };
+        let mut stack = Stack { kind: Kind::Private, services: self.services.clone(), handles: BTreeMap::new(), network: Some(network.clone()), docker: Some(docker.clone()) };
         // Started one after another: on 2 cores parallel starts are no faster and blur failures.
         for &service in &self.services {
             let handle = start(&docker, service, &network, &session.run_key, None).await?;
@@ -141,13 +140,7 @@ fn split_image(image: &str) -> (&str, &str) {
 }
 
 /// Starts (or, with `reuse_name`, finds) one service's container on `network`.
-pub(crate) async fn start(
-    docker: &Docker,
-    service: Service,
-    network: &str,
-    run_key: &str,
-    reuse_name: Option<String>,
-) -> Result<ServiceHandle> {
+pub(crate) async fn start(docker: &Docker, service: Service, network: &str, run_key: &str, reuse_name: Option<String>) -> Result<ServiceHandle> {
     let image = resolve_image(docker, service).await;
     let (name, tag) = split_image(&image);
     let container_name = reuse_name.clone().unwrap_or_else(|| format!("mve-{run_key}-{}-{}", service.name(), random_hex(6)));
@@ -173,15 +166,7 @@ pub(crate) async fn start(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(ServiceHandle {
-        service,
-        backend: Backend::Container(ContainerBackend {
-            container,
-            name: container_name,
-            network: network.to_string(),
-            docker: docker.clone(),
-        }),
-    })
+    Ok(ServiceHandle { service, backend: Backend::Container(ContainerBackend { container, name: container_name, network: network.to_string(), docker: docker.clone() }) })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,11 +186,7 @@ pub struct Stack {
 
 impl std::fmt::Debug for Stack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stack")
-            .field("kind", &self.kind)
-            .field("services", &self.services)
-            .field("network", &self.network)
-            .finish()
+        f.debug_struct("Stack").field("kind", &self.kind).field("services", &self.services).field("network", &self.network).finish()
     }
 }
 
@@ -217,9 +198,7 @@ impl Stack {
     fn external(services: BTreeSet<Service>) -> Result<Stack> {
         let mut handles = BTreeMap::new();
         for &service in &services {
-            let url = service.external_url().ok_or_else(|| {
-                Error::Config(format!("MVE_TARGET=external needs MVE_{}_URL for {service}", service.env_name()))
-            })?;
+            let url = service.external_url().ok_or_else(|| Error::Config(format!("MVE_TARGET=external needs MVE_{}_URL for {service}", service.env_name())))?;
             handles.insert(service, ServiceHandle { service, backend: Backend::External { url } });
         }
         Ok(Stack { kind: Kind::External, services, handles, network: None, docker: None })
@@ -230,9 +209,7 @@ impl Stack {
         if !self.services.contains(&service) {
             return Err(Error::NotInStack { service: service.name() });
         }
-        self.handles.get(&service).ok_or_else(|| {
-            Error::Config(format!("a shared stack leases {service} per test: use Stack::fresh_chain()"))
-        })
+        self.handles.get(&service).ok_or_else(|| Error::Config(format!("a shared stack leases {service} per test: use Stack::fresh_chain()")))
     }
 
     pub fn mariadb(&self) -> Result<&ServiceHandle> {
@@ -258,12 +235,7 @@ impl Stack {
             _ => return Err(Error::NeedsContainer { what: "gateway_ip".into() }),
         };
         let info = docker.inspect_network(network, None::<testcontainers::bollard::query_parameters::InspectNetworkOptions>).await?;
-        info.ipam
-            .and_then(|i| i.config)
-            .into_iter()
-            .flatten()
-            .find_map(|c| c.gateway.and_then(|g| g.parse().ok()))
-            .ok_or_else(|| Error::Config(format!("network {network} has no IPv4 gateway")))
+        info.ipam.and_then(|i| i.config).into_iter().flatten().find_map(|c| c.gateway.and_then(|g| g.parse().ok())).ok_or_else(|| Error::Config(format!("network {network} has no IPv4 gateway")))
     }
 
     pub fn is_shared(&self) -> bool {

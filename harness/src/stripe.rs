@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::Sha256;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -238,10 +238,7 @@ impl Respond for Create {
         let Some(amount) = form.get("amount").and_then(|a| a.parse::<i64>().ok()) else {
             return ApiError::InvalidRequest.response();
         };
-        let metadata: BTreeMap<String, String> = form
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix("metadata[").and_then(|k| k.strip_suffix(']')).map(|k| (k.to_string(), v.clone())))
-            .collect();
+        let metadata: BTreeMap<String, String> = form.iter().filter_map(|(k, v)| k.strip_prefix("metadata[").and_then(|k| k.strip_suffix(']')).map(|k| (k.to_string(), v.clone()))).collect();
         let id = format!("pi_{}", crate::stack::random_hex(24));
         let pi = PaymentIntent {
             client_secret: format!("{id}_secret_{}", crate::stack::random_hex(8)),
@@ -291,18 +288,8 @@ impl FakeStripe {
         let listener = std::net::TcpListener::bind((bind, 0))?;
         let server = MockServer::builder().listener(listener).start().await;
         let store: Store = Arc::default();
-        Mock::given(method("POST"))
-            .and(path("/v1/payment_intents"))
-            .respond_with(Create { store: store.clone(), by_key: Arc::default(), livemode })
-            .with_priority(10)
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path_regex(r"^/v1/payment_intents/[A-Za-z0-9_]+$"))
-            .respond_with(Read { store: store.clone() })
-            .with_priority(10)
-            .mount(&server)
-            .await;
+        Mock::given(method("POST")).and(path("/v1/payment_intents")).respond_with(Create { store: store.clone(), by_key: Arc::default(), livemode }).with_priority(10).mount(&server).await;
+        Mock::given(method("GET")).and(path_regex(r"^/v1/payment_intents/[A-Za-z0-9_]+$")).respond_with(Read { store: store.clone() }).with_priority(10).mount(&server).await;
         Ok(FakeStripe { server, store, livemode })
     }
 
@@ -346,13 +333,7 @@ impl FakeStripe {
 
     /// Every request received so far to `verb` on a path starting with `prefix`.
     pub async fn requests(&self, verb: &str, prefix: &str) -> Vec<Request> {
-        self.server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| r.method.as_str() == verb && r.url.path().starts_with(prefix))
-            .collect()
+        self.server.received_requests().await.unwrap_or_default().into_iter().filter(|r| r.method.as_str() == verb && r.url.path().starts_with(prefix)).collect()
     }
 }
 

@@ -192,7 +192,11 @@ where
             let _permit = permit;
             let good = fut.await;
             latencies.lock().expect("latencies").push(due.elapsed().as_secs_f64() * 1e3);
-            if good { ok.fetch_add(1, Ordering::Relaxed) } else { failed.fetch_add(1, Ordering::Relaxed) };
+            if good {
+                ok.fetch_add(1, Ordering::Relaxed)
+            } else {
+                failed.fetch_add(1, Ordering::Relaxed)
+            };
         }));
     }
     for t in tasks {

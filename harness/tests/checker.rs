@@ -2,9 +2,9 @@
 //! item the chain never minted: every mode must report both, not only the full check.
 
 use alloy::providers::Provider;
+use harness::Stack;
 use harness::checker::{self, Verdict};
 use harness::indexer_api::IndexerApi;
-use harness::Stack;
 use mve_contracts::Deployment;
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -69,8 +69,8 @@ async fn every_checker_mode_reports_entities_the_chain_does_not_have() -> anyhow
 async fn regression_p1_mve12_reads_at_anvils_head_are_confirmed_before_they_count_as_differences() -> anyhow::Result<()> {
     use alloy::eips::BlockId;
     use alloy::primitives::U256;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let stack = Stack::builder().anvil().shared().await?;
     let chain = stack.fresh_chain().await?;
     let accounts = chain.provider.get_accounts().await?;

@@ -49,10 +49,7 @@ async fn start(args: &[&str], watcher: bool) -> anyhow::Result<Started> {
 async fn left_behind(owner: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let docker = harness::docker::connect().await?;
     let label = format!("{}={owner}", harness::session::LABEL_OWNER);
-    Ok((
-        harness::docker::containers_with_label(&docker, &label).await?,
-        harness::docker::networks_with_label(&docker, &label).await?,
-    ))
+    Ok((harness::docker::containers_with_label(&docker, &label).await?, harness::docker::networks_with_label(&docker, &label).await?))
 }
 
 /// Any harness start also reaps dead owners, so "the containers went" alone would not prove the
@@ -63,10 +60,7 @@ fn watcher_lock(owner: &str) -> std::path::PathBuf {
 
 async fn wait_for_watcher(owner: &str) -> anyhow::Result<()> {
     wait_until_gone(owner).await?;
-    harness::wait::until("the watcher to finish", Duration::from_secs(60), || async {
-        Ok::<_, anyhow::Error>((!watcher_lock(owner).exists()).then_some(()))
-    })
-    .await?;
+    harness::wait::until("the watcher to finish", Duration::from_secs(60), || async { Ok::<_, anyhow::Error>((!watcher_lock(owner).exists()).then_some(())) }).await?;
     Ok(())
 }
 

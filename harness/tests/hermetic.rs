@@ -9,10 +9,7 @@ use std::process::Command;
 use harness::Stack;
 
 fn iptables(args: &[&str]) -> String {
-    let out = Command::new("iptables")
-        .args(args)
-        .output()
-        .expect("iptables not runnable: scripts/setup installs it and must run as root");
+    let out = Command::new("iptables").args(args).output().expect("iptables not runnable: scripts/setup installs it and must run as root");
     assert!(out.status.success(), "iptables {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -26,12 +23,7 @@ fn egress_guard_is_hooked_first_into_docker_user() {
     let chain: Vec<String> = iptables(&["-S", "MVE-ISOLATION"]).lines().map(str::to_string).collect();
     assert_eq!(
         chain,
-        [
-            "-N MVE-ISOLATION",
-            "-A MVE-ISOLATION -i mve+ -o mve+ -j RETURN",
-            "-A MVE-ISOLATION -i mve+ -j DROP",
-            "-A MVE-ISOLATION -o mve+ -j DROP",
-        ],
+        ["-N MVE-ISOLATION", "-A MVE-ISOLATION -i mve+ -o mve+ -j RETURN", "-A MVE-ISOLATION -i mve+ -j DROP", "-A MVE-ISOLATION -o mve+ -j DROP",],
         "MVE-ISOLATION differs from scripts/setup's; run scripts/setup"
     );
 }

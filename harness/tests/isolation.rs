@@ -111,11 +111,9 @@ async fn regression_p2_mve3_a_failed_transaction_does_not_wedge_the_accounts_nex
     assert!(chain.provider.send_transaction(too_much).await.is_err(), "an unaffordable transfer was accepted");
 
     let next = TransactionRequest::default().with_from(from).with_to(to).with_value(U256::from(1));
-    let mined = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        chain.provider.send_transaction(next).await?.get_receipt().await
-    })
-    .await
-    .map_err(|_| anyhow::anyhow!("the next transaction never mined: a nonce was burnt by the failed one"))??;
+    let mined = tokio::time::timeout(std::time::Duration::from_secs(30), async { chain.provider.send_transaction(next).await?.get_receipt().await })
+        .await
+        .map_err(|_| anyhow::anyhow!("the next transaction never mined: a nonce was burnt by the failed one"))??;
     assert!(mined.status());
     Ok(())
 }

@@ -24,10 +24,7 @@ async fn refuses_connections(url: &str) -> bool {
 
 /// From inside `from`'s container: PING `to` by its container name over the stack's network.
 async fn ping_by_name(from: &ServiceHandle, to: &ServiceHandle) -> anyhow::Result<bool> {
-    let script = format!(
-        "exec 3<>/dev/tcp/{}/6379 && printf 'PING\\r\\n' >&3 && timeout 2 head -c 5 <&3",
-        to.container_name().unwrap()
-    );
+    let script = format!("exec 3<>/dev/tcp/{}/6379 && printf 'PING\\r\\n' >&3 && timeout 2 head -c 5 <&3", to.container_name().unwrap());
     let (code, out) = from.exec(&["timeout", "3", "bash", "-c", &script]).await?;
     Ok(code == 0 && out.starts_with("+PONG"))
 }

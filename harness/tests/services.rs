@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use alloy::providers::Provider;
-use harness::{Service, Stack, L3_CHAIN_ID};
+use harness::{L3_CHAIN_ID, Service, Stack};
 
 #[tokio::test]
 async fn mariadb_answers_a_query() -> anyhow::Result<()> {
@@ -70,11 +70,7 @@ fn without_a_docker_engine_the_error_says_to_run_setup() {
 #[test]
 fn a_missing_image_fails_fast_naming_the_image_and_the_fix() {
     let started = std::time::Instant::now();
-    let out = mve_harness()
-        .args(["up", "private", "redis"])
-        .env("MVE_IMAGE_REDIS", "mve-local/no-such-image:0")
-        .output()
-        .unwrap();
+    let out = mve_harness().args(["up", "private", "redis"]).env("MVE_IMAGE_REDIS", "mve-local/no-such-image:0").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("mve-local/no-such-image:0") && stderr.contains("MVE_IMAGE_REDIS"), "unclear error: {stderr}");

@@ -17,10 +17,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::primitives::{Address, U256};
 use crate::generator::{Generator, Workload};
 use crate::indexer_api::RobotView;
 use crate::stripe::Event;
+use alloy::primitives::{Address, U256};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::json;

@@ -9,14 +9,14 @@
 
 use std::net::SocketAddr;
 
-use alloy::primitives::Address;
-use alloy::providers::Provider;
 use crate::indexer_api::IndexerApi;
+use crate::nemesis::Link;
 use crate::nemesis::proxy::LinkProxy;
 use crate::nemesis::schedule::Journal;
-use crate::nemesis::Link;
 use crate::stripe::{Deliverer, Events, FakeStripe};
 use crate::{Service, ServiceHandle, Stack, TestChain, TestDatabase, TestRedis};
+use alloy::primitives::Address;
+use alloy::providers::Provider;
 use mve_contracts::Deployment;
 
 pub const WEBHOOK_SECRET: &str = "whsec_mve_chaos_0123456789abcdef";

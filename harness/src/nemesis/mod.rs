@@ -21,7 +21,7 @@ pub mod schedule;
 use testcontainers::bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest};
 use testcontainers::bollard::query_parameters::{KillContainerOptionsBuilder, RestartContainerOptionsBuilder};
 
-use crate::stack::{Backend, ContainerBackend, ServiceHandle, READY_TIMEOUT};
+use crate::stack::{Backend, ContainerBackend, READY_TIMEOUT, ServiceHandle};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,10 +83,7 @@ impl ServiceHandle {
     /// Reconnects the container to the stack's network under its own name.
     pub async fn restore_network(&self) -> Result<()> {
         let c = self.container("restore_network")?;
-        let request = NetworkConnectRequest {
-            container: c.container.id().to_string(),
-            endpoint_config: Some(EndpointSettings { aliases: Some(vec![c.name.clone()]), ..Default::default() }),
-        };
+        let request = NetworkConnectRequest { container: c.container.id().to_string(), endpoint_config: Some(EndpointSettings { aliases: Some(vec![c.name.clone()]), ..Default::default() }) };
         Ok(c.docker.connect_network(&c.network, request).await?)
     }
 
@@ -150,18 +147,9 @@ impl crate::Stack {
         let network = format!("mve-z{}", crate::stack::random_hex(10));
         crate::docker::ensure_network(&t.docker, &network, &session.run_key).await?;
         let alias = format!("link-{}", crate::stack::random_hex(8));
-        let request = NetworkConnectRequest {
-            container: t.container.id().to_string(),
-            endpoint_config: Some(EndpointSettings { aliases: Some(vec![alias.clone()]), ..Default::default() }),
-        };
+        let request = NetworkConnectRequest { container: t.container.id().to_string(), endpoint_config: Some(EndpointSettings { aliases: Some(vec![alias.clone()]), ..Default::default() }) };
         t.docker.connect_network(&network, request).await?;
-        Ok(Link {
-            docker: t.docker.clone(),
-            url: target.service().network_url(&alias),
-            network,
-            target: t.container.id().to_string(),
-            clients: std::sync::Mutex::new(Vec::new()),
-        })
+        Ok(Link { docker: t.docker.clone(), url: target.service().network_url(&alias), network, target: t.container.id().to_string(), clients: std::sync::Mutex::new(Vec::new()) })
     }
 }
 

@@ -45,8 +45,7 @@ impl Quality {
     pub const PERFECT: Quality = Quality { latency: Duration::ZERO, jitter: Duration::ZERO, loss: 0.0, bytes_per_second: None };
 
     /// A bad WAN link: 40–80 ms each way, 5 % loss, 256 KiB/s.
-    pub const SLOW_AND_LOSSY: Quality =
-        Quality { latency: Duration::from_millis(40), jitter: Duration::from_millis(40), loss: 0.05, bytes_per_second: Some(256 * 1024) };
+    pub const SLOW_AND_LOSSY: Quality = Quality { latency: Duration::from_millis(40), jitter: Duration::from_millis(40), loss: 0.05, bytes_per_second: Some(256 * 1024) };
 }
 
 struct Shared {
@@ -78,14 +77,8 @@ impl LinkProxy {
     pub async fn start(bind: IpAddr, upstream: SocketAddr, seed: u64) -> Result<LinkProxy> {
         let listener = TcpListener::bind((bind, 0)).await?;
         let listen = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            quality: Mutex::new(Quality::PERFECT),
-            cut: AtomicBool::new(false),
-            upstream: Mutex::new(upstream),
-            seed,
-            connections: AtomicU64::new(0),
-            open: Mutex::new(Vec::new()),
-        });
+        let shared =
+            Arc::new(Shared { quality: Mutex::new(Quality::PERFECT), cut: AtomicBool::new(false), upstream: Mutex::new(upstream), seed, connections: AtomicU64::new(0), open: Mutex::new(Vec::new()) });
         let s = shared.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {

@@ -63,8 +63,7 @@ macro_rules! hold_point {
 /// Reads `FAILPOINTS` once at start. A malformed list is a configuration error (the `fail` crate
 /// panics on one; the service turns it into a clear message and exit code 2).
 pub fn setup() -> Result<fail::FailScenario<'static>, String> {
-    std::panic::catch_unwind(fail::FailScenario::setup)
-        .map_err(|_| format!("FAILPOINTS={:?} is not a valid failpoint list (name=action;...)", std::env::var("FAILPOINTS").unwrap_or_default()))
+    std::panic::catch_unwind(fail::FailScenario::setup).map_err(|_| format!("FAILPOINTS={:?} is not a valid failpoint list (name=action;...)", std::env::var("FAILPOINTS").unwrap_or_default()))
 }
 
 /// How far after a write step its crash point may stand (the end of a multi-line statement).

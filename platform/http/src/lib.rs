@@ -20,12 +20,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 
@@ -92,10 +92,7 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Li
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
             let _slot = slot;
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service);
+            let connection = hyper::server::conn::http1::Builder::new().timer(TokioTimer::new()).header_read_timeout(header_timeout).serve_connection(TokioIo::new(stream), service);
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
@@ -112,9 +109,7 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 /// can call without a socket).
 pub fn bounded(router: Router, limits: &Limits) -> Router {
     let (body_timeout, max_body) = (limits.body_timeout, limits.max_body_bytes);
-    router
-        .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn(move |request: Request, next: Next| read_body(request, next, body_timeout, max_body)))
+    router.layer(middleware::from_fn(json_errors)).layer(middleware::from_fn(move |request: Request, next: Next| read_body(request, next, body_timeout, max_body)))
 }
 
 /// Reads the whole body first, against the clock and the size limit, so that no handler ever

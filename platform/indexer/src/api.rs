@@ -65,7 +65,10 @@ pub enum ApiError {
     BadRequest(String),
     NotFound(String),
     /// Asked for a block the indexer has not reached.
-    NotIndexedYet { asked: u64, indexed: Option<u64> },
+    NotIndexedYet {
+        asked: u64,
+        indexed: Option<u64>,
+    },
     Unavailable(String),
     MethodNotAllowed,
 }
@@ -151,10 +154,7 @@ fn check_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<()
 }
 
 fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
-    params
-        .get(name)
-        .map(|v| v.parse::<u64>().map_err(|_| ApiError::BadRequest(format!("{name}={v:?}: expected a block number (u64)"))))
-        .transpose()
+    params.get(name).map(|v| v.parse::<u64>().map_err(|_| ApiError::BadRequest(format!("{name}={v:?}: expected a block number (u64)")))).transpose()
 }
 
 fn id(raw: &str, what: &str) -> Result<u64, ApiError> {
@@ -196,12 +196,7 @@ async fn hold_between_read_and_put(key: &str) {
     }
 }
 
-async fn cached<T: Serialize>(
-    api: &Api,
-    params: &HashMap<String, String>,
-    key: String,
-    read: impl AsyncFnOnce(&mut MySqlConnection, u64) -> Result<T, ApiError>,
-) -> Result<Response, ApiError> {
+async fn cached<T: Serialize>(api: &Api, params: &HashMap<String, String>, key: String, read: impl AsyncFnOnce(&mut MySqlConnection, u64) -> Result<T, ApiError>) -> Result<Response, ApiError> {
     let latest = !params.contains_key("at");
     let lookup = if latest { Some(api.cache.lookup(&key).await) } else { None };
     if let Some(hit) = lookup.as_ref().and_then(|l| l.hit.clone()) {

@@ -53,10 +53,7 @@ impl Cache {
         let client = self.client.as_ref()?;
         let mut guard = self.conn.lock().await;
         if guard.is_none() {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(OP_TIMEOUT))
-                .set_response_timeout(Some(OP_TIMEOUT))
-                .set_number_of_retries(1);
+            let config = ConnectionManagerConfig::new().set_connection_timeout(Some(OP_TIMEOUT)).set_response_timeout(Some(OP_TIMEOUT)).set_number_of_retries(1);
             match tokio::time::timeout(OP_TIMEOUT * 2, ConnectionManager::new_with_config(client.clone(), config)).await {
                 Ok(Ok(c)) => *guard = Some(c),
                 _ => {

@@ -36,9 +36,7 @@ impl Config {
     /// Reads `INDEXER_*` names through `get`, so that tests can feed a map.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         let required = |k: &str| get(k).filter(|v| !v.is_empty()).ok_or_else(|| format!("{k} is required"));
-        let address = |k: &str| -> Result<Address, String> {
-            required(k)?.parse().map_err(|e| format!("{k}: not an address: {e}"))
-        };
+        let address = |k: &str| -> Result<Address, String> { required(k)?.parse().map_err(|e| format!("{k}: not an address: {e}")) };
         let number = |k: &str, default: u64| -> Result<u64, String> {
             match get(k).filter(|v| !v.is_empty()) {
                 None => Ok(default),

@@ -26,10 +26,7 @@ pub use config::Config;
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let telemetry = Arc::new(telemetry::Telemetry::new());
     let cache = Arc::new(cache::Cache::new(config.redis_url.as_deref())?);
-    let pool = sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy(&config.database_url)?;
+    let pool = sqlx::mysql::MySqlPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(3)).connect_lazy(&config.database_url)?;
     let ready = Arc::new(AtomicBool::new(false));
     let api = api::Api { pool: pool.clone(), cache: cache.clone(), telemetry: telemetry.clone(), ready: ready.clone() };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

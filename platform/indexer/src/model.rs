@@ -58,17 +58,56 @@ pub struct Contracts {
 /// One decoded event, as far as it changes indexed state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    RobotTransfer { from: Address, to: Address, id: u64 },
-    RobotMinted { id: u64, base: [u16; 12] },
-    XpAwarded { id: u64, new_xp: u64 },
-    ItemEquipped { robot: u64, item: u64, slot: u8 },
-    ItemUnequipped { robot: u64, item: u64, slot: u8 },
-    StatsUpdated { id: u64, final_stats: [u16; 12], level: u8 },
-    ClassChanged { id: u64, class: u8, affiliation: u8 },
-    ItemTransfer { from: Address, to: Address, id: u64 },
-    ItemMinted { item: Item },
-    ConditionChanged { id: u64, condition: u8 },
-    NtcTransfer { from: Address, to: Address, value: U256 },
+    RobotTransfer {
+        from: Address,
+        to: Address,
+        id: u64,
+    },
+    RobotMinted {
+        id: u64,
+        base: [u16; 12],
+    },
+    XpAwarded {
+        id: u64,
+        new_xp: u64,
+    },
+    ItemEquipped {
+        robot: u64,
+        item: u64,
+        slot: u8,
+    },
+    ItemUnequipped {
+        robot: u64,
+        item: u64,
+        slot: u8,
+    },
+    StatsUpdated {
+        id: u64,
+        final_stats: [u16; 12],
+        level: u8,
+    },
+    ClassChanged {
+        id: u64,
+        class: u8,
+        affiliation: u8,
+    },
+    ItemTransfer {
+        from: Address,
+        to: Address,
+        id: u64,
+    },
+    ItemMinted {
+        item: Item,
+    },
+    ConditionChanged {
+        id: u64,
+        condition: u8,
+    },
+    NtcTransfer {
+        from: Address,
+        to: Address,
+        value: U256,
+    },
     /// Ours but not state-changing (roles, approvals): stored as a raw event only.
     Other,
 }
@@ -112,10 +151,7 @@ pub fn decode(contracts: &Contracts, log: &Log) -> (&'static str, Change) {
         if topic == R::ClassChanged::SIGNATURE_HASH
             && let Ok(e) = R::ClassChanged::decode_log(log)
         {
-            return (
-                "ClassChanged",
-                Change::ClassChanged { id: id(e.robotId), class: e.newClass, affiliation: e.newAffiliation },
-            );
+            return ("ClassChanged", Change::ClassChanged { id: id(e.robotId), class: e.newClass, affiliation: e.newAffiliation });
         }
         return ("RobotOther", Change::Other);
     }
@@ -188,10 +224,7 @@ impl Change {
                 into.robots.push(id);
                 into.players.extend([from, to].into_iter().filter(|a| !a.is_zero()));
             }
-            Change::RobotMinted { id, .. }
-            | Change::XpAwarded { id, .. }
-            | Change::StatsUpdated { id, .. }
-            | Change::ClassChanged { id, .. } => into.robots.push(id),
+            Change::RobotMinted { id, .. } | Change::XpAwarded { id, .. } | Change::StatsUpdated { id, .. } | Change::ClassChanged { id, .. } => into.robots.push(id),
             Change::ItemEquipped { robot, item, .. } | Change::ItemUnequipped { robot, item, .. } => {
                 into.robots.push(robot);
                 into.items.push(item);
@@ -227,17 +260,8 @@ impl State {
     pub fn apply(&mut self, at: Position, change: &Change, known_player: &dyn Fn(&Address) -> bool) -> Result<(), ApplyError> {
         match change {
             Change::RobotTransfer { from, to, id } => {
-                let robot = self.robots.entry(*id).or_insert_with(|| Robot {
-                    id: *id,
-                    owner: Address::ZERO,
-                    xp: 0,
-                    level: 0,
-                    class: 0,
-                    affiliation: 0,
-                    base: [0; 12],
-                    final_stats: [0; 12],
-                    equipped: [0; 4],
-                });
+                let robot =
+                    self.robots.entry(*id).or_insert_with(|| Robot { id: *id, owner: Address::ZERO, xp: 0, level: 0, class: 0, affiliation: 0, base: [0; 12], final_stats: [0; 12], equipped: [0; 4] });
                 robot.owner = *to;
                 let snapshot = robot.clone();
                 self.robot_versions.push((at, snapshot));
@@ -378,28 +402,14 @@ mod tests {
         let cases: Vec<(&str, Vec<Change>, Check)> = vec![
             ("mint: transfer from zero then RobotMinted", mint_robot(1, A).to_vec(), |r| r.owner == A && r.base == [7; 12] && r.xp == 0),
             ("XpAwarded sets the new total", [mint_robot(1, A).to_vec(), vec![Change::XpAwarded { id: 1, new_xp: 250 }]].concat(), |r| r.xp == 250),
-            (
-                "StatsUpdated sets final stats and level",
-                [mint_robot(1, A).to_vec(), vec![Change::StatsUpdated { id: 1, final_stats: [9; 12], level: 6 }]].concat(),
-                |r| r.final_stats == [9; 12] && r.level == 6 && r.base == [7; 12],
-            ),
-            (
-                "ClassChanged sets class and affiliation",
-                [mint_robot(1, A).to_vec(), vec![Change::ClassChanged { id: 1, class: 11, affiliation: 2 }]].concat(),
-                |r| (r.class, r.affiliation) == (11, 2),
-            ),
-            (
-                "RobotTransfer between two owners moves it",
-                [mint_robot(1, A).to_vec(), vec![Change::RobotTransfer { from: A, to: B, id: 1 }]].concat(),
-                |r| r.owner == B && r.base == [7; 12],
-            ),
+            ("StatsUpdated sets final stats and level", [mint_robot(1, A).to_vec(), vec![Change::StatsUpdated { id: 1, final_stats: [9; 12], level: 6 }]].concat(), |r| {
+                r.final_stats == [9; 12] && r.level == 6 && r.base == [7; 12]
+            }),
+            ("ClassChanged sets class and affiliation", [mint_robot(1, A).to_vec(), vec![Change::ClassChanged { id: 1, class: 11, affiliation: 2 }]].concat(), |r| (r.class, r.affiliation) == (11, 2)),
+            ("RobotTransfer between two owners moves it", [mint_robot(1, A).to_vec(), vec![Change::RobotTransfer { from: A, to: B, id: 1 }]].concat(), |r| r.owner == B && r.base == [7; 12]),
             (
                 "transfers back and forth in one block end with the last owner",
-                [
-                    mint_robot(1, A).to_vec(),
-                    vec![Change::RobotTransfer { from: A, to: B, id: 1 }, Change::RobotTransfer { from: B, to: A, id: 1 }],
-                ]
-                .concat(),
+                [mint_robot(1, A).to_vec(), vec![Change::RobotTransfer { from: A, to: B, id: 1 }, Change::RobotTransfer { from: B, to: A, id: 1 }]].concat(),
                 |r| r.owner == A,
             ),
         ];
@@ -471,10 +481,7 @@ mod tests {
     fn events_naming_unknown_entities_or_overdrawing_are_errors() {
         assert_eq!(run(&[Change::XpAwarded { id: 3, new_xp: 1 }]).unwrap_err(), ApplyError::UnknownRobot(at(1, 0), 3));
         assert_eq!(run(&[Change::ConditionChanged { id: 4, condition: 1 }]).unwrap_err(), ApplyError::UnknownItem(at(1, 0), 4));
-        assert_eq!(
-            run(&[Change::NtcTransfer { from: A, to: B, value: U256::from(1u64) }]).unwrap_err(),
-            ApplyError::NegativeBalance(at(1, 0), A)
-        );
+        assert_eq!(run(&[Change::NtcTransfer { from: A, to: B, value: U256::from(1u64) }]).unwrap_err(), ApplyError::NegativeBalance(at(1, 0), A));
     }
 
     #[test]
@@ -499,7 +506,11 @@ mod tests {
     #[test]
     fn decode_reads_every_event_type_of_the_three_contracts() {
         use alloy::primitives::LogData;
-        let contracts = Contracts { robot: address!("0000000000000000000000000000000000000001"), item: address!("0000000000000000000000000000000000000002"), ntc: address!("0000000000000000000000000000000000000003") };
+        let contracts = Contracts {
+            robot: address!("0000000000000000000000000000000000000001"),
+            item: address!("0000000000000000000000000000000000000002"),
+            ntc: address!("0000000000000000000000000000000000000003"),
+        };
         let log = |address: Address, data: LogData| Log { address, data };
         let n = U256::from;
         let cases: Vec<(Log, &str, Change)> = vec![
@@ -511,10 +522,22 @@ mod tests {
                 "ItemEquipped",
                 Change::ItemEquipped { robot: 1, item: 5, slot: 2 },
             ),
-            (log(contracts.robot, BunkerguardRobot::ItemUnequipped { robotId: n(1), itemId: n(5), slot: 2 }.encode_log_data()), "ItemUnequipped", Change::ItemUnequipped { robot: 1, item: 5, slot: 2 }),
-            (log(contracts.robot, BunkerguardRobot::StatsUpdated { robotId: n(1), finalStats: [9; 12], level: 3 }.encode_log_data()), "StatsUpdated", Change::StatsUpdated { id: 1, final_stats: [9; 12], level: 3 }),
+            (
+                log(contracts.robot, BunkerguardRobot::ItemUnequipped { robotId: n(1), itemId: n(5), slot: 2 }.encode_log_data()),
+                "ItemUnequipped",
+                Change::ItemUnequipped { robot: 1, item: 5, slot: 2 },
+            ),
+            (
+                log(contracts.robot, BunkerguardRobot::StatsUpdated { robotId: n(1), finalStats: [9; 12], level: 3 }.encode_log_data()),
+                "StatsUpdated",
+                Change::StatsUpdated { id: 1, final_stats: [9; 12], level: 3 },
+            ),
             (log(contracts.item, BunkerItem::Transfer { from: Z, to: A, tokenId: n(5) }.encode_log_data()), "ItemTransfer", Change::ItemTransfer { from: Z, to: A, id: 5 }),
-            (log(contracts.item, BunkerItem::ConditionChanged { itemId: n(5), oldCondition: 4, newCondition: 2 }.encode_log_data()), "ConditionChanged", Change::ConditionChanged { id: 5, condition: 2 }),
+            (
+                log(contracts.item, BunkerItem::ConditionChanged { itemId: n(5), oldCondition: 4, newCondition: 2 }.encode_log_data()),
+                "ConditionChanged",
+                Change::ConditionChanged { id: 5, condition: 2 },
+            ),
             (log(contracts.ntc, NTCToken::Transfer { from: A, to: B, value: n(7) }.encode_log_data()), "NtcTransfer", Change::NtcTransfer { from: A, to: B, value: n(7) }),
             // The same event from an address we do not index is foreign, whatever it says.
             (log(A, NTCToken::Transfer { from: A, to: B, value: n(7) }.encode_log_data()), "Foreign", Change::Other),

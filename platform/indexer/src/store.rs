@@ -20,11 +20,7 @@ const INSERT_CHUNK: usize = 1000;
 
 pub async fn connect(url: &str) -> anyhow::Result<MySqlPool> {
     let options: MySqlConnectOptions = url.parse()?;
-    Ok(MySqlPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(std::time::Duration::from_secs(3))
-        .connect_with(options)
-        .await?)
+    Ok(MySqlPoolOptions::new().max_connections(16).acquire_timeout(std::time::Duration::from_secs(3)).connect_with(options).await?)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,20 +69,13 @@ pub async fn cursor(conn: &mut MySqlConnection) -> anyhow::Result<Option<Cursor>
 }
 
 pub async fn stored_hash(conn: &mut MySqlConnection, number: u64) -> anyhow::Result<Option<B256>> {
-    let row: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM blocks WHERE number = ?").bind(number).fetch_optional(conn).await?;
+    let row: Option<String> = sqlx::query_scalar("SELECT hash FROM blocks WHERE number = ?").bind(number).fetch_optional(conn).await?;
     row.map(|h| parse(&h, "hash")).transpose()
 }
 
 /// Every table whose rows belong to a block, with the column naming it: what a rollback deletes.
-pub const BLOCK_TAGGED_TABLES: [(&str, &str); 6] = [
-    ("events", "block_number"),
-    ("players", "block_number"),
-    ("robot_versions", "block_number"),
-    ("item_versions", "block_number"),
-    ("balance_versions", "block_number"),
-    ("blocks", "number"),
-];
+pub const BLOCK_TAGGED_TABLES: [(&str, &str); 6] =
+    [("events", "block_number"), ("players", "block_number"), ("robot_versions", "block_number"), ("item_versions", "block_number"), ("balance_versions", "block_number"), ("blocks", "number")];
 
 /// Deletes everything above `ancestor` (everything at all when `None`) and moves the cursor there.
 pub async fn rollback(pool: &MySqlPool, ancestor: Option<Cursor>) -> anyhow::Result<u64> {
@@ -95,11 +84,7 @@ pub async fn rollback(pool: &MySqlPool, ancestor: Option<Cursor>) -> anyhow::Res
     let mut removed = 0;
     for (table, column) in BLOCK_TAGGED_TABLES {
         let sql = format!("DELETE FROM {table} WHERE {column} > ?");
-        let done = if above < 0 {
-            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?
-        } else {
-            sqlx::query(&sql).bind(above as u64).execute(&mut *tx).await?
-        };
+        let done = if above < 0 { sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await? } else { sqlx::query(&sql).bind(above as u64).execute(&mut *tx).await? };
         if table == "events" {
             removed = done.rows_affected();
         }
@@ -147,8 +132,7 @@ pub async fn load(conn: &mut MySqlConnection, needs: &Needs) -> anyhow::Result<(
     }
     let mut known = HashSet::new();
     for a in dedup(&needs.players) {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT address FROM players WHERE address = ?").bind(addr(&a)).fetch_optional(&mut *conn).await?;
+        let found: Option<String> = sqlx::query_scalar("SELECT address FROM players WHERE address = ?").bind(addr(&a)).fetch_optional(&mut *conn).await?;
         if found.is_some() {
             known.insert(a);
         }
@@ -162,13 +146,7 @@ fn dedup<T: Copy + Eq + std::hash::Hash>(v: &[T]) -> Vec<T> {
 }
 
 /// Writes one batch. The cursor goes first, inside the same transaction as everything it covers.
-pub async fn write_batch(
-    conn: &mut MySqlConnection,
-    cursor: Cursor,
-    blocks: &[BlockRef],
-    events: &[EventRow],
-    state: &State,
-) -> anyhow::Result<()> {
+pub async fn write_batch(conn: &mut MySqlConnection, cursor: Cursor, blocks: &[BlockRef], events: &[EventRow], state: &State) -> anyhow::Result<()> {
     write_cursor(conn, cursor).await?;
     for chunk in blocks.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::new("INSERT INTO blocks (number, hash, parent_hash) ");
@@ -178,8 +156,7 @@ pub async fn write_batch(
         q.build().execute(&mut *conn).await?;
     }
     for chunk in events.chunks(INSERT_CHUNK) {
-        let mut q =
-            QueryBuilder::new("INSERT INTO events (block_number, log_index, block_hash, tx_hash, address, kind, topics, data) ");
+        let mut q = QueryBuilder::new("INSERT INTO events (block_number, log_index, block_hash, tx_hash, address, kind, topics, data) ");
         q.push_values(chunk, |mut b, e| {
             let topics = serde_json::to_string(&e.topics).expect("hashes serialise");
             b.push_bind(e.block_number)
@@ -201,9 +178,7 @@ pub async fn write_batch(
         q.build().execute(&mut *conn).await?;
     }
     for chunk in state.robot_versions.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::new(
-            "INSERT INTO robot_versions (robot_id, block_number, log_index, owner, xp, level, class, affiliation, base, final_stats, equipped) ",
-        );
+        let mut q = QueryBuilder::new("INSERT INTO robot_versions (robot_id, block_number, log_index, owner, xp, level, class, affiliation, base, final_stats, equipped) ");
         q.push_values(chunk, |mut b, (at, r)| {
             b.push_bind(r.id)
                 .push_bind(at.block_number)
@@ -220,9 +195,8 @@ pub async fn write_batch(
         q.build().execute(&mut *conn).await?;
     }
     for chunk in state.item_versions.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::new(
-            "INSERT INTO item_versions (item_id, block_number, log_index, owner, item_type, rarity, item_condition, boosts, class_affinities, trait_affiliation, equipped_on) ",
-        );
+        let mut q =
+            QueryBuilder::new("INSERT INTO item_versions (item_id, block_number, log_index, owner, item_type, rarity, item_condition, boosts, class_affinities, trait_affiliation, equipped_on) ");
         q.push_values(chunk, |mut b, (at, i)| {
             b.push_bind(i.id)
                 .push_bind(at.block_number)
@@ -334,24 +308,15 @@ pub async fn items_of(conn: &mut MySqlConnection, owner: &Address, at: u64) -> a
 }
 
 pub async fn robot_ids(conn: &mut MySqlConnection, at: u64) -> anyhow::Result<Vec<u64>> {
-    Ok(sqlx::query_scalar("SELECT DISTINCT robot_id FROM robot_versions WHERE block_number <= ? ORDER BY robot_id")
-        .bind(at)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_scalar("SELECT DISTINCT robot_id FROM robot_versions WHERE block_number <= ? ORDER BY robot_id").bind(at).fetch_all(conn).await?)
 }
 
 pub async fn item_ids(conn: &mut MySqlConnection, at: u64) -> anyhow::Result<Vec<u64>> {
-    Ok(sqlx::query_scalar("SELECT DISTINCT item_id FROM item_versions WHERE block_number <= ? ORDER BY item_id")
-        .bind(at)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_scalar("SELECT DISTINCT item_id FROM item_versions WHERE block_number <= ? ORDER BY item_id").bind(at).fetch_all(conn).await?)
 }
 
 pub async fn players(conn: &mut MySqlConnection, at: u64) -> anyhow::Result<Vec<Address>> {
-    let rows: Vec<String> = sqlx::query_scalar("SELECT address FROM players WHERE block_number <= ? ORDER BY address")
-        .bind(at)
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<String> = sqlx::query_scalar("SELECT address FROM players WHERE block_number <= ? ORDER BY address").bind(at).fetch_all(conn).await?;
     rows.iter().map(|a| parse(a, "address")).collect()
 }
 

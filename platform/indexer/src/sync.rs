@@ -190,14 +190,7 @@ impl Indexer {
         Ok(Round::Applied(new_cursor.number))
     }
 
-    async fn commit(
-        &self,
-        cursor: Cursor,
-        headers: &[BlockRef],
-        events: &[EventRow],
-        changes: &[(Position, Change)],
-        needs: &Needs,
-    ) -> anyhow::Result<()> {
+    async fn commit(&self, cursor: Cursor, headers: &[BlockRef], events: &[EventRow], changes: &[(Position, Change)], needs: &Needs) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         let (mut state, known) = store::load(&mut tx, needs).await?;
         for (at, change) in changes {

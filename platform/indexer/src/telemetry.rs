@@ -57,32 +57,15 @@ impl Telemetry {
         let lag = gauge("indexer_lag_blocks", "Chain head minus current block");
         let events = IntCounter::new("indexer_events_total", "Events applied").expect("valid metric");
         let reorgs = IntCounter::new("indexer_reorgs_total", "Reorgs detected and rolled back").expect("valid metric");
-        let errors =
-            IntCounterVec::new(Opts::new("indexer_errors_total", "Failed indexing rounds, by what failed"), &["component"])
-                .expect("valid metric");
-        let batch_seconds = Histogram::with_opts(HistogramOpts::new("indexer_batch_seconds", "Time to fetch and commit one batch"))
-            .expect("valid metric");
-        let http_requests =
-            IntCounterVec::new(Opts::new("indexer_http_requests_total", "API requests by status class"), &["status"])
-                .expect("valid metric");
+        let errors = IntCounterVec::new(Opts::new("indexer_errors_total", "Failed indexing rounds, by what failed"), &["component"]).expect("valid metric");
+        let batch_seconds = Histogram::with_opts(HistogramOpts::new("indexer_batch_seconds", "Time to fetch and commit one batch")).expect("valid metric");
+        let http_requests = IntCounterVec::new(Opts::new("indexer_http_requests_total", "API requests by status class"), &["status"]).expect("valid metric");
         for c in [Box::new(events.clone()) as Box<dyn prometheus::core::Collector>, Box::new(reorgs.clone()), Box::new(errors.clone())] {
             registry.register(c).expect("unique metric");
         }
         registry.register(Box::new(batch_seconds.clone())).expect("unique metric");
         registry.register(Box::new(http_requests.clone())).expect("unique metric");
-        Telemetry {
-            status: Mutex::new(Status::default()),
-            recent: Mutex::new(VecDeque::new()),
-            registry,
-            current_block,
-            chain_head,
-            lag,
-            events,
-            reorgs,
-            errors,
-            batch_seconds,
-            http_requests,
-        }
+        Telemetry { status: Mutex::new(Status::default()), recent: Mutex::new(VecDeque::new()), registry, current_block, chain_head, lag, events, reorgs, errors, batch_seconds, http_requests }
     }
 
     pub fn status(&self) -> Status {

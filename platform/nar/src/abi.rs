@@ -152,5 +152,4 @@ pub struct NarStatusReportC {
 }
 
 /// Called once per generated token and once at the end (`is_complete`), with the whole text so far.
-pub type NarStreamingCallback =
-    Option<unsafe extern "C" fn(partial_text: *const c_char, token_count: u32, is_complete: bool, user_data: *mut std::ffi::c_void)>;
+pub type NarStreamingCallback = Option<unsafe extern "C" fn(partial_text: *const c_char, token_count: u32, is_complete: bool, user_data: *mut std::ffi::c_void)>;

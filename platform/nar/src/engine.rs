@@ -15,10 +15,10 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
-use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
 
-use crate::abi::{NarResultCode, NAR_MAX_RESPONSE, NAR_STOP_END_OF_SEQUENCE, NAR_STOP_MAX_TOKENS, NAR_STOP_SEQUENCE};
+use crate::abi::{NAR_MAX_RESPONSE, NAR_STOP_END_OF_SEQUENCE, NAR_STOP_MAX_TOKENS, NAR_STOP_SEQUENCE, NarResultCode};
 use crate::narrative::Prompt;
 
 /// An error as the ABI reports it: a code and a message.
@@ -144,20 +144,11 @@ impl Engine {
     pub fn load(settings: Settings) -> Result<Engine> {
         let size = check_model_file(&settings.model_path)?;
         if settings.memory_limit_bytes != 0 && size > settings.memory_limit_bytes {
-            return Err(Failure::new(
-                NAR_ERROR_OUT_OF_MEMORY,
-                format!("model of {size} bytes exceeds the memory limit of {} bytes", settings.memory_limit_bytes),
-            ));
+            return Err(Failure::new(NAR_ERROR_OUT_OF_MEMORY, format!("model of {size} bytes exceeds the memory limit of {} bytes", settings.memory_limit_bytes)));
         }
         let log: Option<Mutex<Box<dyn Write + Send>>> = if settings.debug_logging {
             let sink: Box<dyn Write + Send> = match &settings.log_file {
-                Some(path) => Box::new(
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(path)
-                        .map_err(|e| Failure::new(NAR_ERROR_INVALID_PARAMS, format!("log file {path}: {e}")))?,
-                ),
+                Some(path) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Failure::new(NAR_ERROR_INVALID_PARAMS, format!("log file {path}: {e}")))?),
                 None => Box::new(std::io::stdout()),
             };
             Some(Mutex::new(sink))
@@ -206,15 +197,9 @@ impl Engine {
     /// model has none.
     fn render(&self, prompt: &Prompt) -> Result<String> {
         let invalid = |e: &dyn std::fmt::Display| Failure::new(NAR_ERROR_INVALID_PARAMS, format!("prompt: {e}"));
-        let messages = [
-            LlamaChatMessage::new("system".into(), prompt.system.clone()).map_err(|e| invalid(&e))?,
-            LlamaChatMessage::new("user".into(), prompt.user.clone()).map_err(|e| invalid(&e))?,
-        ];
+        let messages = [LlamaChatMessage::new("system".into(), prompt.system.clone()).map_err(|e| invalid(&e))?, LlamaChatMessage::new("user".into(), prompt.user.clone()).map_err(|e| invalid(&e))?];
         let rendered = match self.model.chat_template(None) {
-            Ok(template) => self
-                .model
-                .apply_chat_template(&template, &messages, true)
-                .map_err(|e| Failure::new(NAR_ERROR_GENERATION_FAILED, format!("chat template: {e}")))?,
+            Ok(template) => self.model.apply_chat_template(&template, &messages, true).map_err(|e| Failure::new(NAR_ERROR_GENERATION_FAILED, format!("chat template: {e}")))?,
             Err(_) => format!("{}\n\n{}\n", prompt.system, prompt.user),
         };
         // The answer's opening goes into the assistant's turn: the model continues it.
@@ -270,24 +255,14 @@ impl Engine {
         let prompt_tokens = vocab.tokenize(rendered.as_bytes(), false, true);
         let n_ctx = self.settings.context_length;
         if prompt_tokens.len() as u64 + u64::from(req.max_tokens) > u64::from(n_ctx) {
-            return Err(Failure::new(
-                NAR_ERROR_CONTEXT_TOO_LONG,
-                format!("{} prompt tokens + {} max tokens exceed the context of {n_ctx}", prompt_tokens.len(), req.max_tokens),
-            ));
+            return Err(Failure::new(NAR_ERROR_CONTEXT_TOO_LONG, format!("{} prompt tokens + {} max tokens exceed the context of {n_ctx}", prompt_tokens.len(), req.max_tokens)));
         }
         let n_batch = self.settings.max_batch_size.max(1);
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(n_ctx))
-            .with_n_batch(n_batch)
-            .with_n_ubatch(n_batch)
-            .with_n_threads(self.threads())
-            .with_n_threads_batch(self.threads());
+        let params = LlamaContextParams::default().with_n_ctx(NonZeroU32::new(n_ctx)).with_n_batch(n_batch).with_n_ubatch(n_batch).with_n_threads(self.threads()).with_n_threads_batch(self.threads());
         let mut ctx = {
             let _serial = self.create.lock().unwrap_or_else(|p| p.into_inner());
             let backend = backend(!self.settings.debug_logging)?;
-            self.model
-                .new_context(backend, params)
-                .map_err(|e| Failure::new(NAR_ERROR_OUT_OF_MEMORY, format!("llama.cpp context of {n_ctx} tokens: {e}")))?
+            self.model.new_context(backend, params).map_err(|e| Failure::new(NAR_ERROR_OUT_OF_MEMORY, format!("llama.cpp context of {n_ctx} tokens: {e}")))?
         };
         let failed = |e: &dyn std::fmt::Display| Failure::new(NAR_ERROR_GENERATION_FAILED, format!("llama.cpp: {e}"));
         let mut batch = LlamaBatch::new(n_batch as usize, 1);
@@ -365,10 +340,12 @@ impl Engine {
         if text.len() >= NAR_MAX_RESPONSE {
             text = truncate_at_char(&text, NAR_MAX_RESPONSE - 1);
         }
-        if req.prompt.whole_sentences && stop_reason != NAR_STOP_SEQUENCE
-            && let Some(end) = last_sentence_end(&text) {
-                text.truncate(end);
-            }
+        if req.prompt.whole_sentences
+            && stop_reason != NAR_STOP_SEQUENCE
+            && let Some(end) = last_sentence_end(&text)
+        {
+            text.truncate(end);
+        }
         let (text, filtered) = if req.filter { filter(&text) } else { (text, false) };
         let seconds = started.elapsed().as_secs_f64();
         self.generations.fetch_add(1, Ordering::Relaxed);
@@ -428,11 +405,7 @@ fn first_stop<'a>(text: &str, stops: &'a [String]) -> Option<(usize, &'a str)> {
 
 /// Bytes at the end of `text` that begin some stop sequence and so may not be shown yet.
 fn pending_stop_prefix(text: &str, stops: &[String]) -> usize {
-    stops
-        .iter()
-        .flat_map(|s| (1..s.len()).filter(|&n| s.is_char_boundary(n) && text.ends_with(&s[..n])).max())
-        .max()
-        .unwrap_or(0)
+    stops.iter().flat_map(|s| (1..s.len()).filter(|&n| s.is_char_boundary(n) && text.ends_with(&s[..n])).max()).max().unwrap_or(0)
 }
 
 /// Words the content and profanity filters mask.

@@ -4,14 +4,14 @@
 // Their callers are C programs, for which `unsafe` means nothing; the pointers are checked here.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::abi::*;
-use crate::engine::{self, Engine, Failure, Request, Settings, CANCEL_EPOCH};
+use crate::engine::{self, CANCEL_EPOCH, Engine, Failure, Request, Settings};
 use crate::narrative;
 use NarResultCode::*;
 
@@ -102,9 +102,7 @@ fn string(p: *const c_char, what: &str, max: usize) -> Result<String, Failure> {
     }
     // SAFETY: `len` bytes were just read.
     let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) };
-    std::str::from_utf8(bytes)
-        .map(str::to_string)
-        .map_err(|e| Failure::new(NAR_ERROR_INVALID_UTF8, format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to())))
+    std::str::from_utf8(bytes).map(str::to_string).map_err(|e| Failure::new(NAR_ERROR_INVALID_UTF8, format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to())))
 }
 
 fn optional_string(p: *const c_char, what: &str, max: usize) -> Result<Option<String>, Failure> {
@@ -112,11 +110,7 @@ fn optional_string(p: *const c_char, what: &str, max: usize) -> Result<Option<St
 }
 
 fn current() -> Result<Arc<Engine>, Failure> {
-    ENGINE
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .ok_or_else(|| Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is not initialised"))
+    ENGINE.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(|| Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is not initialised"))
 }
 
 /// nar-ffi.md: without an engine (before the first init, or after shutdown), calls other
@@ -270,9 +264,7 @@ fn request(engine: &Engine, p: &GenerateParamsC) -> Result<Request, Failure> {
     if p.stop_sequence_count as usize > NAR_MAX_STOP_SEQUENCES {
         return Err(invalid(format!("params.stop_sequence_count = {} is over {NAR_MAX_STOP_SEQUENCES}", p.stop_sequence_count)));
     }
-    let stops = (0..p.stop_sequence_count as usize)
-        .map(|i| string(p.stop_sequences[i], &format!("params.stop_sequences[{i}]"), 256))
-        .collect::<Result<Vec<_>, _>>()?;
+    let stops = (0..p.stop_sequence_count as usize).map(|i| string(p.stop_sequences[i], &format!("params.stop_sequences[{i}]"), 256)).collect::<Result<Vec<_>, _>>()?;
     if stops.iter().any(String::is_empty) {
         return Err(invalid("an empty stop sequence would stop at once"));
     }
@@ -310,11 +302,7 @@ const ZEROED: NarGeneratedTextC = NarGeneratedTextC {
 };
 
 /// One generation with the engine held: counts it as active while it runs.
-fn run(
-    params: *const GenerateParamsC,
-    out: *mut NarGeneratedTextC,
-    on_token: &mut dyn FnMut(&str, u32),
-) -> Result<String, Failure> {
+fn run(params: *const GenerateParamsC, out: *mut NarGeneratedTextC, on_token: &mut dyn FnMut(&str, u32)) -> Result<String, Failure> {
     let out = non_null_mut(out, "out")?;
     *out = ZEROED;
     let params = non_null(params, "params")?;
@@ -348,12 +336,7 @@ pub extern "C" fn generate_text_nar_ffi(params: *const GenerateParamsC, out: *mu
 /// As `generate_text_nar_ffi`, calling `callback` with the text so far after each token and once
 /// more with the final text and `is_complete = true`. `partial_text` is valid during the call only.
 #[unsafe(no_mangle)]
-pub extern "C" fn generate_text_streaming_nar_ffi(
-    params: *const GenerateParamsC,
-    callback: NarStreamingCallback,
-    user_data: *mut c_void,
-    final_out: *mut NarGeneratedTextC,
-) -> NarResultCode {
+pub extern "C" fn generate_text_streaming_nar_ffi(params: *const GenerateParamsC, callback: NarStreamingCallback, user_data: *mut c_void, final_out: *mut NarGeneratedTextC) -> NarResultCode {
     guarded("generate_text_streaming_nar_ffi", || {
         let callback = callback.ok_or_else(|| invalid("callback is NULL"))?;
         let text = run(params, final_out, &mut |partial, tokens| {
@@ -436,9 +419,7 @@ pub extern "C" fn get_nar_status_ffi(report: *mut NarStatusReportC) -> NarResult
         let state = r.status;
         *report = r;
         match state {
-            NarEngineStatus::NAR_STATUS_UNINITIALIZED | NarEngineStatus::NAR_STATUS_ERROR => {
-                Err(Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is not initialised"))
-            }
+            NarEngineStatus::NAR_STATUS_UNINITIALIZED | NarEngineStatus::NAR_STATUS_ERROR => Err(Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, "the engine is not initialised")),
             _ => Ok(()),
         }
     })

@@ -7,33 +7,12 @@
 //! message. A `context` that starts with `narrative=` but names an unknown type, class or
 //! affiliation is `INVALID_PARAMS`.
 
-pub const CONTEXT_TYPES: [&str; 8] = [
-    "MISSION_BRIEFING",
-    "COMBAT_NARRATIVE",
-    "EXPLORATION_DISCOVERY",
-    "CHARACTER_INTERACTION",
-    "ACHIEVEMENT_CELEBRATION",
-    "WORLD_EVENT",
-    "PERSONAL_REFLECTION",
-    "LORE_REVELATION",
-];
+pub const CONTEXT_TYPES: [&str; 8] =
+    ["MISSION_BRIEFING", "COMBAT_NARRATIVE", "EXPLORATION_DISCOVERY", "CHARACTER_INTERACTION", "ACHIEVEMENT_CELEBRATION", "WORLD_EVENT", "PERSONAL_REFLECTION", "LORE_REVELATION"];
 
 /// BunkerClass names by enum value (class-rules.md); 0 is UNSPECIFIED (no class).
-pub const CLASSES: [&str; 13] = [
-    "UNSPECIFIED",
-    "EXPLORER",
-    "PATHFINDER",
-    "CYBERMANCER",
-    "VANGUARD",
-    "ENFORCER",
-    "SCAVENGER",
-    "STALKER",
-    "DISRUPTOR",
-    "CODEBREAKER",
-    "OVERLORD",
-    "BREACHER",
-    "RECLAIMER",
-];
+pub const CLASSES: [&str; 13] =
+    ["UNSPECIFIED", "EXPLORER", "PATHFINDER", "CYBERMANCER", "VANGUARD", "ENFORCER", "SCAVENGER", "STALKER", "DISRUPTOR", "CODEBREAKER", "OVERLORD", "BREACHER", "RECLAIMER"];
 
 /// ClassAffiliation names by enum value; 0 is UNSPECIFIED.
 pub const AFFILIATIONS: [&str; 4] = ["UNSPECIFIED", "LOYAL", "CORRUPT", "NEUTRAL"];
@@ -132,34 +111,20 @@ fn task(context_type: &str) -> &'static str {
 /// per context type.
 fn lead(context_type: &str, who: &str, pick: usize) -> String {
     let options: [String; 3] = match context_type {
-        "MISSION_BRIEFING" => [
-            format!("{who} is sent into the flooded sector, where"),
-            format!("{who} must bring back the data core before"),
-            format!("{who} studies the map of the drowned sector:"),
-        ],
+        "MISSION_BRIEFING" => [format!("{who} is sent into the flooded sector, where"), format!("{who} must bring back the data core before"), format!("{who} studies the map of the drowned sector:")],
         "COMBAT_NARRATIVE" => [format!("{who} charges into the attack, and"), format!("{who} turns to face the drones as"), format!("{who} hears the raiders come, and")],
-        "EXPLORATION_DISCOVERY" => [
-            format!("{who} forces open the sealed room and"),
-            format!("{who} slips past the dead reactor into a room that"),
-            format!("{who} finds a door no map shows, and behind it"),
-        ],
-        "CHARACTER_INTERACTION" => [
-            format!("{who} faces the stubborn quartermaster, who"),
-            format!("{who} asks the quartermaster once more for the parts, and"),
-            format!("{who} leans over the quartermaster's counter:"),
-        ],
+        "EXPLORATION_DISCOVERY" => {
+            [format!("{who} forces open the sealed room and"), format!("{who} slips past the dead reactor into a room that"), format!("{who} finds a door no map shows, and behind it")]
+        }
+        "CHARACTER_INTERACTION" => {
+            [format!("{who} faces the stubborn quartermaster, who"), format!("{who} asks the quartermaster once more for the parts, and"), format!("{who} leans over the quartermaster's counter:")]
+        }
         "ACHIEVEMENT_CELEBRATION" => [format!("{who} has reached level 10, and"), format!("{who} rises to the tenth rank;"), format!("{who} earns its tenth level when")],
-        "WORLD_EVENT" => [
-            format!("{who} watches the dust storm swallow the bunkers, and"),
-            format!("{who} seals the gates as the storm arrives;"),
-            format!("{who} counts the days of the dust storm:"),
-        ],
+        "WORLD_EVENT" => {
+            [format!("{who} watches the dust storm swallow the bunkers, and"), format!("{who} seals the gates as the storm arrives;"), format!("{who} counts the days of the dust storm:")]
+        }
         "PERSONAL_REFLECTION" => [format!("{who} remembers the lost battle:"), format!("{who} thinks of the defeat and"), format!("{who} replays the loss in its memory:")],
-        _ => [
-            format!("{who} learns the oldest secret of the bunkers, that"),
-            format!("{who} reads in the founding records how"),
-            format!("{who} hears the old machines tell how"),
-        ],
+        _ => [format!("{who} learns the oldest secret of the bunkers, that"), format!("{who} reads in the founding records how"), format!("{who} hears the old machines tell how")],
     };
     options[pick % 3].clone()
 }

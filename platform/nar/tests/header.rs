@@ -7,11 +7,7 @@ use std::path::Path;
 fn the_checked_in_header_matches_the_code() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
-    let bindings = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(dir.join("src/lib.rs"))
-        .generate()
-        .expect("cbindgen generates the header");
+    let bindings = cbindgen::Builder::new().with_config(config).with_src(dir.join("src/lib.rs")).generate().expect("cbindgen generates the header");
     let mut generated = Vec::new();
     bindings.write(&mut generated);
     let generated = String::from_utf8(generated).expect("UTF-8 header");
@@ -26,4 +22,3 @@ fn the_checked_in_header_matches_the_code() {
          NAR_BLESS_HEADER=1 cargo nextest run -p mve-nar -E 'binary(header)'\n--- generated ---\n{generated}"
     );
 }
-

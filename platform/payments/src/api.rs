@@ -11,8 +11,8 @@ use axum::{Json, Router};
 use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::mysql::MySqlPool;
 use sqlx::Row;
+use sqlx::mysql::MySqlPool;
 
 use crate::config::Config;
 use crate::ledger::{self, MAX_CREDITS, MIN_CREDITS};
@@ -52,13 +52,7 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, pool: MySqlPool) -> anyhow::Result<App> {
-        Ok(App {
-            stripe: StripeApi::new(&config)?,
-            config: Arc::new(config),
-            pool,
-            metrics: Arc::new(Metrics::new()),
-            ready: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        })
+        Ok(App { stripe: StripeApi::new(&config)?, config: Arc::new(config), pool, metrics: Arc::new(Metrics::new()), ready: Arc::new(std::sync::atomic::AtomicBool::new(false)) })
     }
 }
 
@@ -78,7 +72,6 @@ pub fn router(app: App) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
-
 
 fn db_down(e: sqlx::Error) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}"))
@@ -121,32 +114,19 @@ async fn create_purchase(State(app): State<App>, body: Result<Json<NewPurchase>,
     }
     let id = random_id();
     // Stored first: whatever Stripe answers, a later webhook (which names the purchase id) can fix it.
-    if let Err(e) = sqlx::query("INSERT INTO purchases (id, player_id, credits, status) VALUES (?, ?, ?, 'PENDING')")
-        .bind(&id)
-        .bind(&player)
-        .bind(req.credits)
-        .execute(&app.pool)
-        .await
-    {
+    if let Err(e) = sqlx::query("INSERT INTO purchases (id, player_id, credits, status) VALUES (?, ?, ?, 'PENDING')").bind(&id).bind(&player).bind(req.credits).execute(&app.pool).await {
         return db_down(e);
     }
     mve_failpoints::crash_point!("payments::purchase::after_insert");
     match app.stripe.create_payment_intent(&id, &player, req.credits).await {
         Ok(pi) => {
             mve_failpoints::crash_point!("payments::purchase::after_stripe_create");
-            if let Err(e) = sqlx::query("UPDATE purchases SET payment_intent_id = ?, client_secret = ? WHERE id = ?")
-                .bind(&pi.id)
-                .bind(&pi.client_secret)
-                .bind(&id)
-                .execute(&app.pool)
-                .await
-            {
+            if let Err(e) = sqlx::query("UPDATE purchases SET payment_intent_id = ?, client_secret = ? WHERE id = ?").bind(&pi.id).bind(&pi.client_secret).bind(&id).execute(&app.pool).await {
                 return db_down(e);
             }
             mve_failpoints::crash_point!("payments::purchase::after_link");
             app.metrics.purchases.with_label_values(&["created"]).inc();
-            (StatusCode::CREATED, Json(json!({ "purchase_id": id, "payment_intent": pi.id, "client_secret": pi.client_secret, "status": "PENDING" })))
-                .into_response()
+            (StatusCode::CREATED, Json(json!({ "purchase_id": id, "payment_intent": pi.id, "client_secret": pi.client_secret, "status": "PENDING" }))).into_response()
         }
         Err(e) => {
             let (status, outcome, message) = player_error(&e);
@@ -165,11 +145,9 @@ async fn create_purchase(State(app): State<App>, body: Result<Json<NewPurchase>,
 /// What the player sees for each Stripe failure.
 fn player_error(e: &StripeError) -> (StatusCode, &'static str, String) {
     match e {
-        StripeError::Card { code, decline_code, message } => (
-            StatusCode::PAYMENT_REQUIRED,
-            "card_declined",
-            format!("your card was declined ({}): {message}", decline_code.as_deref().unwrap_or(code)),
-        ),
+        StripeError::Card { code, decline_code, message } => {
+            (StatusCode::PAYMENT_REQUIRED, "card_declined", format!("your card was declined ({}): {message}", decline_code.as_deref().unwrap_or(code)))
+        }
         StripeError::Api { status: 429, .. } => (StatusCode::SERVICE_UNAVAILABLE, "payments_busy", "payments are busy; try again in a minute".into()),
         StripeError::Api { status: 409, .. } => (StatusCode::CONFLICT, "purchase_conflict", "this purchase was already started with other details".into()),
         StripeError::Api { status: 400, .. } => (StatusCode::BAD_GATEWAY, "payment_rejected", "the payment provider rejected the purchase request".into()),
@@ -185,11 +163,7 @@ async fn purchase(State(app): State<App>, Path(id): Path<String>) -> Response {
     if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return error(StatusCode::BAD_REQUEST, "purchase id: 32 hex digits");
     }
-    match sqlx::query("SELECT player_id, credits, status, payment_intent_id, failure_reason, review_reason FROM purchases WHERE id = ?")
-        .bind(&id)
-        .fetch_optional(&app.pool)
-        .await
-    {
+    match sqlx::query("SELECT player_id, credits, status, payment_intent_id, failure_reason, review_reason FROM purchases WHERE id = ?").bind(&id).fetch_optional(&app.pool).await {
         Ok(Some(r)) => {
             // A reason is shown with the status it explains: facts that lost the merge (a failure
             // before a success, say) stay stored but do not describe the purchase.

@@ -40,8 +40,7 @@ impl Config {
                 Some(v) => v.parse().map_err(|e| format!("{k}={v:?}: {e}")),
             }
         };
-        let secrets: Vec<String> =
-            required("PAYMENTS_WEBHOOK_SECRETS")?.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let secrets: Vec<String> = required("PAYMENTS_WEBHOOK_SECRETS")?.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         if secrets.is_empty() {
             return Err("PAYMENTS_WEBHOOK_SECRETS names no secret".into());
         }

@@ -18,15 +18,29 @@ pub const MAX_CREDITS: i64 = 100_000;
 pub enum Fact {
     /// `payment_intent.succeeded`, with the amount, currency and `metadata.credits` of the
     /// current PaymentIntent.
-    Succeeded { amount_received: i64, currency: String, metadata_credits: Option<i64> },
+    Succeeded {
+        amount_received: i64,
+        currency: String,
+        metadata_credits: Option<i64>,
+    },
     /// `key` orders failures: the latest (event created, event id) names the reason.
-    Failed { reason: String, key: String },
+    Failed {
+        reason: String,
+        key: String,
+    },
     Canceled,
     /// Cumulative: the charge's `amount_refunded`.
-    Refunded { amount_refunded: i64 },
-    DisputeCreated { amount: i64 },
+    Refunded {
+        amount_refunded: i64,
+    },
+    DisputeCreated {
+        amount: i64,
+    },
     /// `charge.dispute.closed` with Stripe's dispute status.
-    DisputeClosed { status: String, amount: i64 },
+    DisputeClosed {
+        status: String,
+        amount: i64,
+    },
 }
 
 /// Dispute statuses that give the held credits back: `won`, and the end of an inquiry that never
@@ -94,12 +108,7 @@ fn is_duplicate(e: &sqlx::Error) -> bool {
 
 /// Records an event that changes nothing (unknown type): once, like every other.
 pub async fn record_ignored(pool: &MySqlPool, event_id: &str, event_type: &str) -> Result<Outcome, sqlx::Error> {
-    match sqlx::query("INSERT INTO webhook_events (event_id, type, outcome) VALUES (?, ?, 'ignored')")
-        .bind(event_id)
-        .bind(event_type)
-        .execute(pool)
-        .await
-    {
+    match sqlx::query("INSERT INTO webhook_events (event_id, type, outcome) VALUES (?, ?, 'ignored')").bind(event_id).bind(event_type).execute(pool).await {
         Ok(_) => {
             mve_failpoints::crash_point!("payments::ledger::ignored_recorded");
             Ok(Outcome::Ignored)
@@ -114,12 +123,7 @@ pub async fn record_ignored(pool: &MySqlPool, event_id: &str, event_type: &str) 
 /// lock, then finds the id taken).
 pub async fn apply(pool: &MySqlPool, event_id: &str, event_type: &str, object: &str, target: &PurchaseRef, fact: &Fact) -> Result<Outcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    match sqlx::query("INSERT INTO webhook_events (event_id, type, outcome) VALUES (?, ?, 'pending')")
-        .bind(event_id)
-        .bind(event_type)
-        .execute(&mut *tx)
-        .await
-    {
+    match sqlx::query("INSERT INTO webhook_events (event_id, type, outcome) VALUES (?, ?, 'pending')").bind(event_id).bind(event_type).execute(&mut *tx).await {
         Ok(_) => {}
         Err(e) if is_duplicate(&e) => return Ok(Outcome::Duplicate),
         Err(e) => return Err(e),
@@ -234,10 +238,7 @@ impl Purchase {
                     self.succeeded = true;
                 } else if self.review_reason.is_none() {
                     let meta = metadata_credits.map_or("none".to_string(), |c| c.to_string());
-                    self.review_reason = Some(format!(
-                        "received {amount_received} {currency}; metadata.credits {meta}; the purchase is {} credits ({} usd cents)",
-                        self.credits, self.credits
-                    ));
+                    self.review_reason = Some(format!("received {amount_received} {currency}; metadata.credits {meta}; the purchase is {} credits ({} usd cents)", self.credits, self.credits));
                 }
                 if self.status() == "REVIEW" {
                     return Outcome::FlaggedForReview;
@@ -326,19 +327,14 @@ async fn sourced_row(conn: &mut MySqlConnection, table: &str, column: &str, s: &
 
 async fn credit(conn: &mut MySqlConnection, s: &Source<'_>, amount: i64, kind: &str) -> Result<(), sqlx::Error> {
     line(conn, s, amount, kind).await?;
-    sqlx::query("INSERT INTO balances (player_id, credits) VALUES (?, ?) ON DUPLICATE KEY UPDATE credits = credits + VALUES(credits)")
-        .bind(s.player)
-        .bind(amount)
-        .execute(conn)
-        .await?;
+    sqlx::query("INSERT INTO balances (player_id, credits) VALUES (?, ?) ON DUPLICATE KEY UPDATE credits = credits + VALUES(credits)").bind(s.player).bind(amount).execute(conn).await?;
     Ok(())
 }
 
 /// Takes up to `amount` from the balance (never below zero); the rest becomes a debt line.
 /// Returns what it took.
 async fn debit(conn: &mut MySqlConnection, s: &Source<'_>, amount: i64, kind: &str) -> Result<i64, sqlx::Error> {
-    let balance: Option<i64> =
-        sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ? FOR UPDATE").bind(s.player).fetch_optional(&mut *conn).await?;
+    let balance: Option<i64> = sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ? FOR UPDATE").bind(s.player).fetch_optional(&mut *conn).await?;
     let take = amount.min(balance.unwrap_or(0).max(0));
     if take > 0 {
         line(conn, s, -take, kind).await?;
@@ -358,11 +354,7 @@ async fn debt(conn: &mut MySqlConnection, s: &Source<'_>, shortfall: i64, kind: 
 /// Spends credits in the game (a SPEND line); refuses to go below zero.
 pub async fn spend(pool: &MySqlPool, player: &str, credits: i64) -> Result<Result<i64, i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let balance: i64 = sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ? FOR UPDATE")
-        .bind(player)
-        .fetch_optional(&mut *tx)
-        .await?
-        .unwrap_or(0);
+    let balance: i64 = sqlx::query_scalar("SELECT credits FROM balances WHERE player_id = ? FOR UPDATE").bind(player).fetch_optional(&mut *tx).await?.unwrap_or(0);
     if balance < credits {
         return Ok(Err(balance));
     }

@@ -19,10 +19,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Serves at once (`/health` is 503 until migrated), waits for MySQL, migrates, then serves on.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let pool = sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(32)
-        .acquire_timeout(Duration::from_secs(2))
-        .connect_lazy(&config.database_url)?;
+    let pool = sqlx::mysql::MySqlPoolOptions::new().max_connections(32).acquire_timeout(Duration::from_secs(2)).connect_lazy(&config.database_url)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let app = api::App::new(config, pool.clone())?;
     let ready = app.ready.clone();

@@ -78,13 +78,7 @@ impl StripeApi {
             // A plain-HTTP endpoint (a test double) needs no trust store; minimal images ship none.
             builder = builder.tls_certs_only(Vec::new());
         }
-        Ok(StripeApi {
-            http: builder.build()?,
-            base: config.stripe_api_base.clone(),
-            key: config.stripe_secret_key.clone(),
-            max_retries: config.stripe_max_retries,
-            backoff: config.stripe_backoff,
-        })
+        Ok(StripeApi { http: builder.build()?, base: config.stripe_api_base.clone(), key: config.stripe_secret_key.clone(), max_retries: config.stripe_max_retries, backoff: config.stripe_backoff })
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, form: &[(String, String)], idempotency_key: Option<&str>) -> Result<String, StripeError> {

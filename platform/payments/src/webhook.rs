@@ -1,11 +1,11 @@
 //! `POST /webhooks/stripe`: verify the signature on the raw bytes (with the Stripe crate, against
 //! every configured secret), check the mode, then apply the event once.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 use stripe_webhook::{EventObject, Webhook, WebhookError};
 
@@ -63,10 +63,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8], deadline: tokio::ti
         Err(e) => return bad("rejected_signature", format!("signature does not verify: {e}")),
     };
     if event.livemode != app.config.livemode {
-        return bad(
-            "rejected_mode",
-            format!("event {} is {} mode; this service takes {} mode", event.id, mode(event.livemode), mode(app.config.livemode)),
-        );
+        return bad("rejected_mode", format!("event {} is {} mode; this service takes {} mode", event.id, mode(event.livemode), mode(app.config.livemode)));
     }
     mve_failpoints::crash_point!("payments::webhook::verified");
     let event_id = event.id.to_string();
@@ -76,27 +73,19 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8], deadline: tokio::ti
         EventObject::PaymentIntentSucceeded(pi) => {
             // The event's copy may be stale: what counts is the PaymentIntent as Stripe has it now.
             let read = tokio::time::timeout_at(deadline, app.stripe.payment_intent(pi.id.as_str())).await;
-            let current = match read.unwrap_or_else(|_| {
-                Err(StripeError::Unreachable { attempts: 0, last: format!("no answer within the {} ms webhook deadline", app.config.webhook_deadline.as_millis()) })
-            }) {
-                Ok(c) => c,
-                Err(e) => {
-                    return (
-                        answer(StatusCode::SERVICE_UNAVAILABLE, "stripe_unavailable", format!("could not read {} from Stripe: {e}; retry later", pi.id)),
-                        "stripe_unavailable",
-                    );
-                }
-            };
+            let current =
+                match read.unwrap_or_else(|_| Err(StripeError::Unreachable { attempts: 0, last: format!("no answer within the {} ms webhook deadline", app.config.webhook_deadline.as_millis()) })) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return (answer(StatusCode::SERVICE_UNAVAILABLE, "stripe_unavailable", format!("could not read {} from Stripe: {e}; retry later", pi.id)), "stripe_unavailable");
+                    }
+                };
             let target = match current.metadata.get("purchase_id") {
                 Some(id) => PurchaseRef::Id(id.clone()),
                 None => PurchaseRef::PaymentIntent(current.id.clone()),
             };
             let fact = if current.status == "succeeded" {
-                Fact::Succeeded {
-                    amount_received: current.amount_received,
-                    currency: current.currency.to_lowercase(),
-                    metadata_credits: current.metadata.get("credits").and_then(|c| c.parse().ok()),
-                }
+                Fact::Succeeded { amount_received: current.amount_received, currency: current.currency.to_lowercase(), metadata_credits: current.metadata.get("credits").and_then(|c| c.parse().ok()) }
             } else {
                 // Stripe says it is not (any more) succeeded: record nothing beyond the event.
                 return record_only(app, &event_id, &event_type, deadline).await;
@@ -104,11 +93,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8], deadline: tokio::ti
             (pi.id.to_string(), target, fact)
         }
         EventObject::PaymentIntentPaymentFailed(pi) => {
-            let reason = pi
-                .last_payment_error
-                .as_ref()
-                .and_then(|e| e.message.clone().or_else(|| e.code.as_ref().map(|c| c.as_str().to_string())))
-                .unwrap_or_else(|| "payment failed".into());
+            let reason = pi.last_payment_error.as_ref().and_then(|e| e.message.clone().or_else(|| e.code.as_ref().map(|c| c.as_str().to_string()))).unwrap_or_else(|| "payment failed".into());
             // Zero-padded, so that string order is (created, event id) order.
             let key = format!("{:020}-{event_id}", created);
             (pi.id.to_string(), pi_target(&pi), Fact::Failed { reason, key })
@@ -124,11 +109,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8], deadline: tokio::ti
             let Some(pi) = d.payment_intent.as_ref().map(|p| p.id().to_string()) else {
                 return bad("rejected_payload", format!("dispute {} names no payment_intent", d.id));
             };
-            let fact = if event_type == "charge.dispute.created" {
-                Fact::DisputeCreated { amount: d.amount }
-            } else {
-                Fact::DisputeClosed { status: d.status.as_str().to_string(), amount: d.amount }
-            };
+            let fact = if event_type == "charge.dispute.created" { Fact::DisputeCreated { amount: d.amount } } else { Fact::DisputeClosed { status: d.status.as_str().to_string(), amount: d.amount } };
             (d.id.to_string(), PurchaseRef::PaymentIntent(pi), fact)
         }
         _ => return record_only(app, &event_id, &event_type, deadline).await,

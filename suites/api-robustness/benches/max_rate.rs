@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api_robustness::env_or;
-use harness::users::{at_rate, RateStep};
+use harness::users::{RateStep, at_rate};
 
 const P99_TARGET_MS: f64 = 100.0;
 
@@ -69,7 +69,11 @@ async fn ladder(name: &str, request: Request) -> (Vec<RateStep>, u64) {
             let r = request.clone();
             let s = at_rate(mid, step, 2_048, move |k| r(k)).await;
             eprintln!("{name}: {mid}/s → p50 {:.1} ms, p99 {:.1} ms, {} failed, {:.0}/s done", s.p50_ms, s.p99_ms, s.failed, s.achieved_per_s);
-            if holds(&s) { good = mid } else { hi = mid }
+            if holds(&s) {
+                good = mid
+            } else {
+                hi = mid
+            }
             steps.push(s);
         }
     }

@@ -31,12 +31,8 @@ impl Fingerprint {
 
     /// The tables that differ, and how; empty when nothing changed.
     pub fn changes_since(&self, before: &Fingerprint) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .tables
-            .iter()
-            .filter(|(t, now)| before.tables.get(*t) != Some(now))
-            .map(|(t, now)| format!("{t}: {:?} → {now:?} (rows, checksum)", before.tables.get(t)))
-            .collect();
+        let mut out: Vec<String> =
+            self.tables.iter().filter(|(t, now)| before.tables.get(*t) != Some(now)).map(|(t, now)| format!("{t}: {:?} → {now:?} (rows, checksum)", before.tables.get(t))).collect();
         out.extend(before.tables.keys().filter(|t| !self.tables.contains_key(*t)).map(|t| format!("{t}: gone")));
         if self.stripe_calls != before.stripe_calls {
             out.push(format!("Stripe API calls: {} → {}", before.stripe_calls, self.stripe_calls));

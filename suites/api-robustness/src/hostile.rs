@@ -261,25 +261,16 @@ fn json_body_mutation(kind: BodyKind) -> impl Strategy<Value = (Vec<u8>, &'stati
         Just((format!("{},\"credits\":7}}", &valid[..valid.len() - 1]).into_bytes(), "a duplicate key")).boxed(),
         (1usize..valid.len()).prop_map(move |n| (valid.as_bytes()[..n].to_vec(), "truncated JSON")).boxed(),
         prop_oneof![Just("[]"), Just("500"), Just("\"x\""), Just("null"), Just("")].prop_map(|b| (b.as_bytes().to_vec(), "not an object")).boxed(),
-        proptest::collection::vec(any::<u8>(), 1..200)
-            .prop_filter("not valid UTF-8", |b| std::str::from_utf8(b).is_err())
-            .prop_map(|b| (b, "invalid UTF-8"))
-            .boxed(),
+        proptest::collection::vec(any::<u8>(), 1..200).prop_filter("not valid UTF-8", |b| std::str::from_utf8(b).is_err()).prop_map(|b| (b, "invalid UTF-8")).boxed(),
         Just((vec![0xff, 0xfe, b'{', b'}'], "invalid UTF-8")).boxed(),
         (0usize..3).prop_map(move |i| (w3(["\"\\ud800\"", "\"\\u0000\"", "\"\\x41\""][i].to_string()), "bad string escape")).boxed(),
     ];
     let mut strategies = strategies;
     if kind == BodyKind::Purchase {
         strategies.push(
-            prop_oneof![
-                (65usize..200_000).prop_map(|n| "p".repeat(n)),
-                Just(String::new()),
-                Just("../../etc".to_string()),
-                Just("1' OR '1'='1".to_string()),
-                Just("player\u{0}".to_string()),
-            ]
-            .prop_map(|p| (format!("{{\"player_id\":{},\"credits\":500}}", serde_json::Value::String(p)).into_bytes(), "bad player id"))
-            .boxed(),
+            prop_oneof![(65usize..200_000).prop_map(|n| "p".repeat(n)), Just(String::new()), Just("../../etc".to_string()), Just("1' OR '1'='1".to_string()), Just("player\u{0}".to_string()),]
+                .prop_map(|p| (format!("{{\"player_id\":{},\"credits\":500}}", serde_json::Value::String(p)).into_bytes(), "bad player id"))
+                .boxed(),
         );
         strategies.push(Just((br#"{"player_id":7,"credits":500}"#.to_vec(), "player id of the wrong type")).boxed());
     }
@@ -318,14 +309,33 @@ fn bad_body(route: Route) -> BoxedStrategy<Hostile> {
 pub const WEBHOOK_SECRET: &str = harness::mve::system::WEBHOOK_SECRET;
 
 fn bad_webhook(path: String, name: String) -> impl Strategy<Value = Hostile> {
-    let event = |id: u32| format!(r#"{{"id":"evt_fuzz_{id}","object":"event","type":"payment_intent.succeeded","livemode":false,"created":1,"data":{{"object":{{"id":"pi_fuzz","object":"payment_intent","amount":500,"metadata":{{"purchase_id":"0123456789abcdef0123456789abcdef"}}}}}}}}"#);
+    let event = |id: u32| {
+        format!(
+            r#"{{"id":"evt_fuzz_{id}","object":"event","type":"payment_intent.succeeded","livemode":false,"created":1,"data":{{"object":{{"id":"pi_fuzz","object":"payment_intent","amount":500,"metadata":{{"purchase_id":"0123456789abcdef0123456789abcdef"}}}}}}}}"#
+        )
+    };
     prop_oneof![
         any::<u32>().prop_map(move |id| (event(id), None, "no signature")),
         (any::<u32>(), "[ -~]{0,120}").prop_map(move |(id, sig)| (event(id), Some(sig), "garbage signature")),
-        any::<u32>().prop_map(move |id| { let e = event(id); let s = harness::stripe::header("whsec_wrong", harness::stripe::now(), &e); (e, Some(s), "signed with another secret") }),
-        (any::<u32>(), 400i64..100_000).prop_map(move |(id, age)| { let e = event(id); let s = harness::stripe::header(WEBHOOK_SECRET, harness::stripe::now() - age, &e); (e, Some(s), "stale signature") }),
-        any::<u32>().prop_map(move |id| { let e = event(id); let s = harness::stripe::header(WEBHOOK_SECRET, harness::stripe::now(), &e); (format!("{e} "), Some(s), "body changed after signing") }),
-        prop_oneof![Just("{"), Just("[]"), Just("{\"id\":1}"), Just("null"), Just("{\"object\":\"event\"}")].prop_map(|b| { let s = harness::stripe::header(WEBHOOK_SECRET, harness::stripe::now(), b); (b.to_string(), Some(s), "signed, but not an event") }),
+        any::<u32>().prop_map(move |id| {
+            let e = event(id);
+            let s = harness::stripe::header("whsec_wrong", harness::stripe::now(), &e);
+            (e, Some(s), "signed with another secret")
+        }),
+        (any::<u32>(), 400i64..100_000).prop_map(move |(id, age)| {
+            let e = event(id);
+            let s = harness::stripe::header(WEBHOOK_SECRET, harness::stripe::now() - age, &e);
+            (e, Some(s), "stale signature")
+        }),
+        any::<u32>().prop_map(move |id| {
+            let e = event(id);
+            let s = harness::stripe::header(WEBHOOK_SECRET, harness::stripe::now(), &e);
+            (format!("{e} "), Some(s), "body changed after signing")
+        }),
+        prop_oneof![Just("{"), Just("[]"), Just("{\"id\":1}"), Just("null"), Just("{\"object\":\"event\"}")].prop_map(|b| {
+            let s = harness::stripe::header(WEBHOOK_SECRET, harness::stripe::now(), b);
+            (b.to_string(), Some(s), "signed, but not an event")
+        }),
     ]
     .prop_map(move |(body, sig, what)| {
         let mut r = RawRequest::new("POST", path.clone()).json(body);
@@ -340,9 +350,24 @@ fn unknown_route(service: Service) -> impl Strategy<Value = Hostile> {
     prop_oneof![
         proptest::collection::vec("[a-zA-Z0-9._~-]{1,12}", 1..5).prop_map(|segs| format!("/{}", segs.join("/"))),
         prop_oneof![
-            Just("/"), Just("//robots"), Just("/robots/"), Just("/robots/1/2"), Just("/ROBOTS"), Just("/robot"), Just("/purchases/"),
-            Just("/../../etc/passwd"), Just("/%2e%2e/%2e%2e/etc/passwd"), Just("/robots/..%2f..%2fetc"), Just("/webhooks"), Just("/players"),
-            Just("/players/x"), Just("/players/x/balance/1"), Just("/admin"), Just("/.env"), Just("/metrics/"), Just("/health/x"),
+            Just("/"),
+            Just("//robots"),
+            Just("/robots/"),
+            Just("/robots/1/2"),
+            Just("/ROBOTS"),
+            Just("/robot"),
+            Just("/purchases/"),
+            Just("/../../etc/passwd"),
+            Just("/%2e%2e/%2e%2e/etc/passwd"),
+            Just("/robots/..%2f..%2fetc"),
+            Just("/webhooks"),
+            Just("/players"),
+            Just("/players/x"),
+            Just("/players/x/balance/1"),
+            Just("/admin"),
+            Just("/.env"),
+            Just("/metrics/"),
+            Just("/health/x"),
         ]
         .prop_map(str::to_string),
         (200usize..8_000).prop_map(|n| format!("/{}", "a".repeat(n))),
@@ -360,7 +385,12 @@ fn route_strategy(route: Route) -> (u32, BoxedStrategy<Hostile>) {
         let (n, r) = (name.clone(), route);
         options.push(
             bad_segment(p)
-                .prop_map(move |s| Hostile { service, route: Some(n.clone()), kind: "bad path parameter", request: RawRequest::new(r.method, r.path(&encode(&s))).body(if r.body.is_some() { b"{\"credits\":5}".to_vec() } else { Vec::new() }) })
+                .prop_map(move |s| Hostile {
+                    service,
+                    route: Some(n.clone()),
+                    kind: "bad path parameter",
+                    request: RawRequest::new(r.method, r.path(&encode(&s))).body(if r.body.is_some() { b"{\"credits\":5}".to_vec() } else { Vec::new() }),
+                })
                 .boxed(),
         );
         let (n, r) = (name.clone(), route);
@@ -385,7 +415,8 @@ fn route_strategy(route: Route) -> (u32, BoxedStrategy<Hostile>) {
     // A wrong method is one way among several: weighted down, or it would be half of all requests.
     let weighted: Vec<(u32, BoxedStrategy<Hostile>)> = options.into_iter().map(|o| (3, o)).collect();
     let mut options = weighted;
-    options.push((1,
+    options.push((
+        1,
         proptest::sample::select(METHODS)
             .prop_filter("another method", move |m| *m != r.method)
             .prop_map(move |m| Hostile { service, route: Some(n.clone()), kind: "wrong method", request: RawRequest::new(m, r.with_query(r.valid_path(), r.valid_query)) })
@@ -428,12 +459,32 @@ pub fn hand_picked() -> Vec<(Service, &'static str, RawRequest, Expect)> {
         out.push((service, "a non-numeric Content-Length", RawRequest::new("POST", "/purchases").header("Content-Length", "abc").body("{}"), Expect::Protocol(400)));
         out.push((service, "an unknown transfer encoding", RawRequest::new("POST", "/purchases").header("Transfer-Encoding", "gzip").body("{}"), Expect::Protocol(400)));
         out.push((service, "a body far over the limit", RawRequest::new("POST", "/purchases").json(vec![b' '; 2 * 1024 * 1024]), Expect::JsonError));
-        out.push((service, "a declared length far over the limit", RawRequest::new("POST", "/purchases").header("Content-Type", "application/json").header("Content-Length", "1000000000"), Expect::JsonError));
-        out.push((service, "a chunked body over the limit", RawRequest::new("POST", "/purchases").header("Content-Type", "application/json").header("Transfer-Encoding", "chunked").body(chunked(&vec![b' '; 600 * 1024])), Expect::JsonError));
+        out.push((
+            service,
+            "a declared length far over the limit",
+            RawRequest::new("POST", "/purchases").header("Content-Type", "application/json").header("Content-Length", "1000000000"),
+            Expect::JsonError,
+        ));
+        out.push((
+            service,
+            "a chunked body over the limit",
+            RawRequest::new("POST", "/purchases").header("Content-Type", "application/json").header("Transfer-Encoding", "chunked").body(chunked(&vec![b' '; 600 * 1024])),
+            Expect::JsonError,
+        ));
         out.push((service, "HTTP/2 preface on an HTTP/1.1 port", RawRequest::new("PRI", "*").body(b"SM\r\n\r\n".to_vec()), Expect::AnyClientError));
     }
-    out.push((Service::Payments, "repeated Stripe-Signature headers, one forged", RawRequest::new("POST", "/webhooks/stripe").json("{}").header("Stripe-Signature", "t=1,v1=00").header("Stripe-Signature", "t=2,v1=11"), Expect::JsonError));
-    out.push((Service::Payments, "a purchase with two Content-Types", RawRequest::new("POST", "/purchases").header("Content-Type", "text/plain").header("Content-Type", "application/json").body(r#"{"player_id":"fuzz_player","credits":500}"#), Expect::JsonError));
+    out.push((
+        Service::Payments,
+        "repeated Stripe-Signature headers, one forged",
+        RawRequest::new("POST", "/webhooks/stripe").json("{}").header("Stripe-Signature", "t=1,v1=00").header("Stripe-Signature", "t=2,v1=11"),
+        Expect::JsonError,
+    ));
+    out.push((
+        Service::Payments,
+        "a purchase with two Content-Types",
+        RawRequest::new("POST", "/purchases").header("Content-Type", "text/plain").header("Content-Type", "application/json").body(r#"{"player_id":"fuzz_player","credits":500}"#),
+        Expect::JsonError,
+    ));
     out
 }
 

@@ -21,7 +21,7 @@ use harness::mve::system::{Mve, WEBHOOK_SECRET};
 use harness::users::{Endpoints, Outcome};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Answers kept for the check against the chain, at most (sampled evenly beyond).
 const KEEP: usize = 1_500;
@@ -188,9 +188,10 @@ pub async fn reader(world: Arc<World>, user: usize, until: Instant) -> anyhow::R
                 }
             }
         } else if let Some((status, body)) = call(&world, "GET /status", world.http.get(format!("{base}/status"))).await
-            && (status == 200 && body["current_block"].as_u64().is_none() || (400..500).contains(&status)) {
-                world.observed.wrong(format!("GET /status: {status} {body}"));
-            }
+            && (status == 200 && body["current_block"].as_u64().is_none() || (400..500).contains(&status))
+        {
+            world.observed.wrong(format!("GET /status: {status} {body}"));
+        }
         pause(&world, &mut rng).await;
     }
     Ok(())
@@ -258,14 +259,18 @@ pub async fn buyer(world: Arc<World>, user: usize, until: Instant) -> anyhow::Re
             }
             pause(&world, &mut rng).await;
             if let Some((status, b)) = call(&world, "GET /purchases/{id}", world.http.get(format!("{base}/purchases/{purchase}"))).await
-                && status < 500 && (status != 200 || b["status"] != "SUCCEEDED" || b["credits"] != credits) {
-                    o.wrong(format!("{player}: GET /purchases/{purchase}: {status} {b}"));
-                }
+                && status < 500
+                && (status != 200 || b["status"] != "SUCCEEDED" || b["credits"] != credits)
+            {
+                o.wrong(format!("{player}: GET /purchases/{purchase}: {status} {b}"));
+            }
             pause(&world, &mut rng).await;
             if let Some((status, b)) = call(&world, "GET /players/{id}/balance", world.http.get(format!("{base}/players/{player}/balance"))).await
-                && status < 500 && (status != 200 || b["balance"] != expected || b["ledger_sum"] != expected) {
-                    o.wrong(format!("{player}: GET balance: {status} {b}, want {expected}"));
-                }
+                && status < 500
+                && (status != 200 || b["balance"] != expected || b["ledger_sum"] != expected)
+            {
+                o.wrong(format!("{player}: GET balance: {status} {b}, want {expected}"));
+            }
             if rng.random_bool(0.3) && expected > 0 {
                 let spend = rng.random_range(1..=expected);
                 pause(&world, &mut rng).await;

@@ -122,7 +122,12 @@ async fn run(shape: Shape, seed: u64) {
     }
     // Correctness first, so that a run failing on 5xx still says whether every answer was right.
     assert!(wrong.is_empty(), "{} wrong answers; the first ones:\n{}", wrong.len(), wrong.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
-    assert!(differences.is_empty(), "{} indexer answers differ from the chain at their block; the first ones:\n{}", differences.len(), differences.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        differences.is_empty(),
+        "{} indexer answers differ from the chain at their block; the first ones:\n{}",
+        differences.len(),
+        differences.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+    );
     ledger.expect("the ledger's invariants hold after the load");
     assert!(lost_writes.is_empty(), "lost or doubled writes:\n{}", lost_writes.join("\n"));
     let failing: Vec<String> = summary

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use api_robustness::raw::{self, RawAnswer, RawRequest};
 use api_robustness::data::Fingerprint;
+use api_robustness::raw::{self, RawAnswer, RawRequest};
 
 const ANSWER: Duration = Duration::from_secs(15);
 

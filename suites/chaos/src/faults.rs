@@ -36,15 +36,8 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 7] = [
-        Fault::MariaDbKilled,
-        Fault::RedisKilled,
-        Fault::IndexerKilled,
-        Fault::AnvilFrozen,
-        Fault::IndexerCutFromChain,
-        Fault::PaymentsCutFromMariaDb,
-        Fault::IndexerMariaDbSlowAndLossy,
-    ];
+    pub const ALL: [Fault; 7] =
+        [Fault::MariaDbKilled, Fault::RedisKilled, Fault::IndexerKilled, Fault::AnvilFrozen, Fault::IndexerCutFromChain, Fault::PaymentsCutFromMariaDb, Fault::IndexerMariaDbSlowAndLossy];
 
     /// (target, action): how the journal and a schedule name it.
     pub fn names(self) -> (&'static str, &'static str) {

@@ -9,8 +9,8 @@ use harness::checker::{self, Verdict};
 use harness::nemesis::schedule::FaultRecord;
 use serde::Serialize;
 
-use harness::mve::load::{IndexerAnswer, Reads, Record, PAYMENT_PLAYERS};
 use harness::mve::Mve;
+use harness::mve::load::{IndexerAnswer, PAYMENT_PLAYERS, Reads, Record};
 
 #[derive(Debug, Serialize)]
 pub struct ScenarioVerdict {
@@ -55,10 +55,7 @@ pub async fn check(mve: &Mve, record: &Record) -> anyhow::Result<ScenarioVerdict
     let mut accounts = mve.players.clone();
     accounts.push(mve.admin);
     let p = &mve.chain.provider;
-    let indexer = checker::full(p, &mve.d, &api, head, &accounts)
-        .await?
-        .and(checker::events(p, &mve.d, &api, 0, head).await?)
-        .and(checker::latest(p, &mve.d, &api, &accounts).await?);
+    let indexer = checker::full(p, &mve.d, &api, head, &accounts).await?.and(checker::events(p, &mve.d, &api, 0, head).await?).and(checker::latest(p, &mve.d, &api, &accounts).await?);
     if !indexer.valid {
         findings.push(indexer.summary());
     }

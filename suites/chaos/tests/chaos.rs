@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chaos::faults::Fault;
-use chaos::{run, seed, Plan};
+use chaos::{Plan, run, seed};
 use harness::nemesis::schedule::Schedule;
 
 const HOLD: Duration = Duration::from_secs(8);

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chaos::faults::Fault;
-use chaos::{run, seed, Plan};
+use chaos::{Plan, run, seed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn smoke_the_mve_recovers_from_an_indexer_kill_and_a_payments_database_cut() -> anyhow::Result<()> {

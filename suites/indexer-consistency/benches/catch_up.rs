@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256};
-use alloy::providers::ext::AnvilApi;
 use alloy::providers::Provider;
+use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
 use futures::StreamExt;
@@ -66,19 +66,10 @@ async fn run() -> anyhow::Result<()> {
                 nonce += 1;
                 let to = accounts[rng.random_range(1..accounts.len())];
                 let base: [u16; 12] = std::array::from_fn(|_| rng.random_range(10..200));
-                TransactionRequest::default()
-                    .with_from(admin)
-                    .with_nonce(nonce - 1)
-                    .with_to(d.robot)
-                    .with_gas_limit(500_000)
-                    .with_input(BunkerguardRobot::mintCall { to, base }.abi_encode())
+                TransactionRequest::default().with_from(admin).with_nonce(nonce - 1).with_to(d.robot).with_gas_limit(500_000).with_input(BunkerguardRobot::mintCall { to, base }.abi_encode())
             })
             .collect();
-        let hashes: Vec<anyhow::Result<B256>> = futures::stream::iter(txs)
-            .map(|tx| async move { Ok(p.client().request("eth_sendTransaction", (tx,)).await?) })
-            .buffered(16)
-            .collect()
-            .await;
+        let hashes: Vec<anyhow::Result<B256>> = futures::stream::iter(txs).map(|tx| async move { Ok(p.client().request("eth_sendTransaction", (tx,)).await?) }).buffered(16).collect().await;
         for h in hashes {
             h?;
         }
@@ -116,10 +107,7 @@ async fn run() -> anyhow::Result<()> {
     let events = status.events_indexed;
     eprintln!("catch-up: {events} events, {head} blocks in {catch_up:.1} s = {:.0} events/s", events as f64 / catch_up);
 
-    let logs = p
-        .get_logs(&alloy::rpc::types::Filter::new().address(vec![d.robot, d.item, d.ntc]).from_block(0).to_block(head))
-        .await?
-        .len() as u64;
+    let logs = p.get_logs(&alloy::rpc::types::Filter::new().address(vec![d.robot, d.item, d.ntc]).from_block(0).to_block(head)).await?.len() as u64;
     anyhow::ensure!(events == logs, "the indexer stored {events} events, the chain has {logs}");
 
     // Reads under load.

@@ -9,10 +9,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::{B256, U256};
-use alloy::providers::ext::AnvilApi;
 use alloy::providers::Provider;
+use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::Filter;
-use common::{assert_consistent, orphans, seed, Env, Indexer};
+use common::{Env, Indexer, assert_consistent, orphans, seed};
 use harness::generator::{Op, Report, Workload};
 
 /// Blocks in `from..=to` in which one entity (a robot or item id, or an NTC account) has events

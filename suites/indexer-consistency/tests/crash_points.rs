@@ -8,7 +8,7 @@
 mod common;
 
 use alloy::providers::ext::AnvilApi;
-use common::{assert_consistent, orphans, seed, Env, Indexer};
+use common::{Env, Indexer, assert_consistent, orphans, seed};
 use harness::generator::Workload;
 
 /// Crashes at `point`, then proves the indexer recovered from it.
@@ -92,13 +92,8 @@ impl Run {
 }
 
 /// One test per crash point (they run in parallel); this list must be the service's.
-const TESTED: [&str; 5] = [
-    "indexer::sync::batch_read",
-    "indexer::sync::batch_before_commit",
-    "indexer::sync::batch_after_commit",
-    "indexer::store::rollback_before_commit",
-    "indexer::store::rollback_after_commit",
-];
+const TESTED: [&str; 5] =
+    ["indexer::sync::batch_read", "indexer::sync::batch_before_commit", "indexer::sync::batch_after_commit", "indexer::store::rollback_before_commit", "indexer::store::rollback_after_commit"];
 
 #[test]
 fn every_crash_point_of_the_indexer_has_a_test_here() {

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_consistent, orphans, seed, Env};
+use common::{Env, assert_consistent, orphans, seed};
 use harness::generator::Workload;
 use rand::{Rng, SeedableRng};
 

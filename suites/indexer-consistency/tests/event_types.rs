@@ -4,7 +4,7 @@
 mod common;
 
 use alloy::primitives::U256;
-use common::{assert_consistent, Env, Indexer};
+use common::{Env, Indexer, assert_consistent};
 use harness::checker;
 use harness::generator::{Generator, Op, Report};
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_consistent, seed, Env};
+use common::{Env, assert_consistent, seed};
 use harness::generator::Workload;
 
 /// The PR gate's outage: 150 operations mined while the indexer cannot see the chain.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{assert_consistent, seed, Env};
+use common::{Env, assert_consistent, seed};
 use harness::checker;
 use harness::generator::{Op, Report, Workload};
 
@@ -120,11 +120,7 @@ async fn answers_stay_correct_while_redis_freezes_stops_and_returns() -> anyhow:
     stop.store(true, Ordering::Relaxed);
     let rounds = reader.await??;
     let names = ["warm", "cut off", "link restored", "paused", "unpaused", "stopped", "restarted with old data"];
-    let wrong: Vec<_> = rounds
-        .iter()
-        .filter(|(_, v, _)| !v.valid)
-        .map(|(at, v, recheck)| format!("[{}] {}\n  {}", names[(*at).min(6)], v.summary(), recheck.as_deref().unwrap_or("")))
-        .collect();
+    let wrong: Vec<_> = rounds.iter().filter(|(_, v, _)| !v.valid).map(|(at, v, recheck)| format!("[{}] {}\n  {}", names[(*at).min(6)], v.summary(), recheck.as_deref().unwrap_or(""))).collect();
     let last = checker::latest(env.p(), &env.d, &indexer.api, &env.players).await?;
     // The whole history as well: a wrong latest answer that later events overwrote still shows here.
     let head = env.settle(&indexer).await?;

@@ -6,7 +6,7 @@ mod common;
 
 use alloy::primitives::U256;
 use alloy::providers::ext::AnvilApi;
-use common::{assert_consistent, orphans, seed, Env, Indexer};
+use common::{Env, Indexer, assert_consistent, orphans, seed};
 use harness::generator::{Generator, Op, Report, Workload};
 use rand::{Rng, SeedableRng};
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_consistent, seed, Env};
+use common::{Env, assert_consistent, seed};
 use harness::checker;
 use harness::generator::Workload;
 

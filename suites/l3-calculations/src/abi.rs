@@ -6,25 +6,11 @@ use mve_contracts::{BunkerItem, BunkerRules, BunkerguardRobot};
 use crate::oracle::{Item, Outcome, RuleError, Stats};
 
 pub fn rules_item(it: &Item) -> BunkerRules::ItemView {
-    BunkerRules::ItemView {
-        itemType: it.item_type,
-        rarity: it.rarity,
-        condition: it.condition,
-        boosts: it.boosts,
-        classAffinities: it.class_affinities,
-        traitAffiliation: it.trait_affiliation,
-    }
+    BunkerRules::ItemView { itemType: it.item_type, rarity: it.rarity, condition: it.condition, boosts: it.boosts, classAffinities: it.class_affinities, traitAffiliation: it.trait_affiliation }
 }
 
 pub fn item_contract_item(it: &Item) -> BunkerItem::ItemView {
-    BunkerItem::ItemView {
-        itemType: it.item_type,
-        rarity: it.rarity,
-        condition: it.condition,
-        boosts: it.boosts,
-        classAffinities: it.class_affinities,
-        traitAffiliation: it.trait_affiliation,
-    }
+    BunkerItem::ItemView { itemType: it.item_type, rarity: it.rarity, condition: it.condition, boosts: it.boosts, classAffinities: it.class_affinities, traitAffiliation: it.trait_affiliation }
 }
 
 /// The class-rule error a revert carries, if it is one (any of the three contracts).
@@ -50,12 +36,7 @@ pub fn item_error(err: &alloy::contract::Error) -> Option<BunkerItem::BunkerItem
 
 /// `classify` through one eth_call. The outer error is a transport failure or a revert that is not
 /// a class-rule error; the inner result is what the oracle's `classify` returns.
-pub async fn classify_on_chain(
-    rules: &BunkerRules::BunkerRulesInstance<&DynProvider>,
-    base: &Stats,
-    xp: u64,
-    items: &[Item],
-) -> anyhow::Result<Result<Outcome, RuleError>> {
+pub async fn classify_on_chain(rules: &BunkerRules::BunkerRulesInstance<&DynProvider>, base: &Stats, xp: u64, items: &[Item]) -> anyhow::Result<Result<Outcome, RuleError>> {
     let views: Vec<_> = items.iter().map(rules_item).collect();
     match rules.classify(*base, xp, views).call().await {
         Ok(r) => Ok(Ok(Outcome { class: r.bunkerClass, affiliation: r.affiliation, level: r.level, final_stats: r.finalStats })),

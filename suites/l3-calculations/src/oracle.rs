@@ -22,10 +22,8 @@ pub const OVERLORD: u8 = 10;
 pub const BREACHER: u8 = 11;
 pub const RECLAIMER: u8 = 12;
 
-pub const CLASS_NAMES: [&str; 13] = [
-    "UNSPECIFIED", "EXPLORER", "PATHFINDER", "CYBERMANCER", "VANGUARD", "ENFORCER", "SCAVENGER", "STALKER",
-    "DISRUPTOR", "CODEBREAKER", "OVERLORD", "BREACHER", "RECLAIMER",
-];
+pub const CLASS_NAMES: [&str; 13] =
+    ["UNSPECIFIED", "EXPLORER", "PATHFINDER", "CYBERMANCER", "VANGUARD", "ENFORCER", "SCAVENGER", "STALKER", "DISRUPTOR", "CODEBREAKER", "OVERLORD", "BREACHER", "RECLAIMER"];
 
 /// ClassAffiliation.
 pub const LOYAL: u8 = 1;
@@ -50,12 +48,8 @@ pub const BROKEN: u8 = 4;
 pub const CATEGORY_NAMES: [&str; 4] = ["COMBAT", "MOBILITY", "SURVIVABILITY", "SENSORS"];
 
 /// The class named by (primary, secondary) category; the diagonal is never used.
-const CLASS_TABLE: [[u8; 4]; 4] = [
-    [UNSPECIFIED, BREACHER, ENFORCER, DISRUPTOR],
-    [STALKER, UNSPECIFIED, SCAVENGER, EXPLORER],
-    [VANGUARD, RECLAIMER, UNSPECIFIED, OVERLORD],
-    [CODEBREAKER, PATHFINDER, CYBERMANCER, UNSPECIFIED],
-];
+const CLASS_TABLE: [[u8; 4]; 4] =
+    [[UNSPECIFIED, BREACHER, ENFORCER, DISRUPTOR], [STALKER, UNSPECIFIED, SCAVENGER, EXPLORER], [VANGUARD, RECLAIMER, UNSPECIFIED, OVERLORD], [CODEBREAKER, PATHFINDER, CYBERMANCER, UNSPECIFIED]];
 
 pub type Stats = [u16; 12];
 
@@ -182,9 +176,7 @@ pub fn class_of(final_stats: &Stats, level: u8, items: &[Item]) -> u8 {
         return UNSPECIFIED;
     }
     let candidates = candidates(&avg);
-    let votes = |c: u8| {
-        items.iter().filter(|it| it.condition != BROKEN && it.class_affinities & (1 << (c - 1)) != 0).count()
-    };
+    let votes = |c: u8| items.iter().filter(|it| it.condition != BROKEN && it.class_affinities & (1 << (c - 1)) != 0).count();
     // Most votes; among equal votes the lowest enum value (candidates are ascending, max_by_key
     // would keep the last, so compare on reversed class order).
     *candidates.iter().max_by_key(|&&c| (votes(c), std::cmp::Reverse(c))).unwrap()

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use crate::oracle::{Item, Stats, MAX_XP};
+use crate::oracle::{Item, MAX_XP, Stats};
 
 /// A sub-stat: mostly in range, sometimes exactly on or over the limit.
 pub fn stat() -> BoxedStrategy<u16> {
@@ -16,7 +16,8 @@ pub fn stat() -> BoxedStrategy<u16> {
         2 => Just(999u16),
         1 => Just(1001u16),
         2 => 0u16..=1000,
-    ].boxed()
+    ]
+    .boxed()
 }
 
 /// A category average target that sits on a boundary more often than chance would.
@@ -29,42 +30,33 @@ fn average() -> BoxedStrategy<u16> {
         2 => Just(150u16),
         2 => Just(250u16),
         1 => 0u16..=1000,
-    ].boxed()
+    ]
+    .boxed()
 }
 
 /// Spreads `avg * n + remainder` over `n` sub-stats, remainder 0..n so floor division matters.
 fn spread(avg: u16, n: usize) -> BoxedStrategy<Vec<u16>> {
-    (0..n as u16, proptest::collection::vec(0u16..=50, n)).prop_map(move |(rem, jitter)| {
-        let total = avg as u32 * n as u32 + rem as u32;
-        // Move `jitter` between neighbours (keeping the sum) so sub-stats differ.
-        let mut v = vec![(total / n as u32) as i32; n];
-        for x in v.iter_mut().take(total as usize % n) {
-            *x += 1;
-        }
-        for i in 0..n - 1 {
-            let j = (jitter[i] as i32).min(v[i]);
-            v[i] -= j;
-            v[i + 1] += j;
-        }
-        v.into_iter().map(|x| x.clamp(0, 1001) as u16).collect()
-    }).boxed()
+    (0..n as u16, proptest::collection::vec(0u16..=50, n))
+        .prop_map(move |(rem, jitter)| {
+            let total = avg as u32 * n as u32 + rem as u32;
+            // Move `jitter` between neighbours (keeping the sum) so sub-stats differ.
+            let mut v = vec![(total / n as u32) as i32; n];
+            for x in v.iter_mut().take(total as usize % n) {
+                *x += 1;
+            }
+            for i in 0..n - 1 {
+                let j = (jitter[i] as i32).min(v[i]);
+                v[i] -= j;
+                v[i + 1] += j;
+            }
+            v.into_iter().map(|x| x.clamp(0, 1001) as u16).collect()
+        })
+        .boxed()
 }
 
 /// Base stats by category averages (frequent ties and thresholds), or sub-stat by sub-stat.
 pub fn base_stats() -> BoxedStrategy<Stats> {
-    let by_category = (average(), average(), average(), average())
-        .prop_flat_map(|(c, m, s, x)| (spread(c, 4), spread(m, 4), spread(s, 2), spread(x, 2)))
-        .prop_map(|(c, m, s, x)| {
-            let mut out = [0u16; 12];
-            out[..4].copy_from_slice(&c);
-            out[4..8].copy_from_slice(&m);
-            out[8..10].copy_from_slice(&s);
-            out[10..].copy_from_slice(&x);
-            out
-        });
-    let tied = (average(), proptest::bool::ANY).prop_flat_map(|(a, all4)| {
-        (spread(a, 4), spread(a, 4), spread(a, 2), spread(if all4 { a } else { a.saturating_sub(50) }, 2))
-    }).prop_map(|(c, m, s, x)| {
+    let by_category = (average(), average(), average(), average()).prop_flat_map(|(c, m, s, x)| (spread(c, 4), spread(m, 4), spread(s, 2), spread(x, 2))).prop_map(|(c, m, s, x)| {
         let mut out = [0u16; 12];
         out[..4].copy_from_slice(&c);
         out[4..8].copy_from_slice(&m);
@@ -72,11 +64,21 @@ pub fn base_stats() -> BoxedStrategy<Stats> {
         out[10..].copy_from_slice(&x);
         out
     });
+    let tied =
+        (average(), proptest::bool::ANY).prop_flat_map(|(a, all4)| (spread(a, 4), spread(a, 4), spread(a, 2), spread(if all4 { a } else { a.saturating_sub(50) }, 2))).prop_map(|(c, m, s, x)| {
+            let mut out = [0u16; 12];
+            out[..4].copy_from_slice(&c);
+            out[4..8].copy_from_slice(&m);
+            out[8..10].copy_from_slice(&s);
+            out[10..].copy_from_slice(&x);
+            out
+        });
     prop_oneof![
         8 => by_category,
         4 => tied,
         1 => proptest::array::uniform12(stat()),
-    ].boxed()
+    ]
+    .boxed()
 }
 
 /// XP at and around level boundaries ((L-1)^2 * 1000), the class gate (16_000) and the cap.
@@ -87,14 +89,16 @@ pub fn xp() -> BoxedStrategy<u64> {
         1 => prop_oneof![2 => Just(MAX_XP), 1 => Just(MAX_XP + 1), 1 => Just(u64::MAX)],
         2 => 16_000u64..=MAX_XP,
         1 => 0u64..=16_000,
-    ].boxed()
+    ]
+    .boxed()
 }
 
 fn boosts() -> BoxedStrategy<Stats> {
     prop_oneof![
         12 => proptest::array::uniform12(prop_oneof![3 => Just(0u16), 3 => 0u16..=120, 1 => 1u16..=9]),
         1 => proptest::array::uniform12(stat()),
-    ].boxed()
+    ]
+    .boxed()
 }
 
 pub fn item() -> BoxedStrategy<Item> {
@@ -106,14 +110,8 @@ pub fn item() -> BoxedStrategy<Item> {
         prop_oneof![3 => any::<u16>(), 1 => Just(0u16), 1 => (0u8..12).prop_map(|b| 1u16 << b)],
         prop_oneof![100 => 1u8..=3, 1 => prop_oneof![Just(0u8), Just(4u8)]],
     )
-        .prop_map(|(item_type, rarity, condition, boosts, class_affinities, trait_affiliation)| Item {
-            item_type,
-            rarity,
-            condition,
-            boosts,
-            class_affinities,
-            trait_affiliation,
-        }).boxed()
+        .prop_map(|(item_type, rarity, condition, boosts, class_affinities, trait_affiliation)| Item { item_type, rarity, condition, boosts, class_affinities, trait_affiliation })
+        .boxed()
 }
 
 /// Up to four items; mostly one per slot (valid loadouts), sometimes a duplicate slot.

@@ -14,7 +14,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use l3_calculations::abi::classify_on_chain;
 use l3_calculations::oracle;
-use l3_calculations::strategy::{loadout, Loadout};
+use l3_calculations::strategy::{Loadout, loadout};
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed, TestCaseError, TestError, TestRunner};
 
 const DEFAULT_SEED: u64 = 33_701;
@@ -58,12 +58,7 @@ fn run(batches: u32, min_loadouts: usize, result_name: &str) {
     let started = Instant::now();
 
     let result = runner.run(&proptest::collection::vec(loadout(), 1..=200), |batch| {
-        let outcomes = rt.block_on(
-            futures::stream::iter(batch.iter())
-                .map(|l| classify_on_chain(&rules, &l.base, l.xp, &l.items))
-                .buffered(IN_FLIGHT)
-                .collect::<Vec<_>>(),
-        );
+        let outcomes = rt.block_on(futures::stream::iter(batch.iter()).map(|l| classify_on_chain(&rules, &l.base, l.xp, &l.items)).buffered(IN_FLIGHT).collect::<Vec<_>>());
         evaluated.fetch_add(batch.len(), Ordering::Relaxed);
         for (l, chain) in batch.iter().zip(outcomes) {
             let chain = chain.map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -101,12 +96,7 @@ fn run(batches: u32, min_loadouts: usize, result_name: &str) {
         }),
     )
     .unwrap();
-    println!(
-        "differential: {evaluated} loadouts ({} reverting) in {:.1} s = {per_second:.0} loadouts/s; {}",
-        reverts.load(Ordering::Relaxed),
-        elapsed.as_secs_f64(),
-        path.display()
-    );
+    println!("differential: {evaluated} loadouts ({} reverting) in {:.1} s = {per_second:.0} loadouts/s; {}", reverts.load(Ordering::Relaxed), elapsed.as_secs_f64(), path.display());
     assert!(evaluated >= min_loadouts, "only {evaluated} loadouts evaluated; this test promises {min_loadouts}");
 }
 

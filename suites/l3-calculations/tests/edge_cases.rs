@@ -8,7 +8,7 @@
 mod common;
 
 use alloy::primitives::U256;
-use common::{stats_with_averages, token, Env, RobotState};
+use common::{Env, RobotState, stats_with_averages, token};
 use l3_calculations::abi::{classify_on_chain, item_error, robot_error, rule_error};
 use l3_calculations::oracle::{self, *};
 use mve_contracts::{BunkerItem::BunkerItemErrors as ItemErr, BunkerguardRobot, BunkerguardRobot::BunkerguardRobotErrors as RobotErr};
@@ -312,11 +312,11 @@ async fn affiliation_scores_minus_4_minus_3_3_and_4() -> anyhow::Result<()> {
     let env = Env::new().await?;
     let base = [0; 12];
     for (items, expected) in [
-        (vec![token(HEAD, 4, CORRUPT, 0)], CORRUPT),                                // -4
-        (vec![token(HEAD, 3, CORRUPT, 0)], NEUTRAL),                                // -3
-        (vec![token(HEAD, 2, LOYAL, 0), token(TORSO, 1, LOYAL, 0)], NEUTRAL),       // 3
-        (vec![token(HEAD, 2, LOYAL, 0), token(TORSO, 2, LOYAL, 0)], LOYAL),         // 4
-        (vec![token(HEAD, 6, NEUTRAL, 0), token(TORSO, 3, LOYAL, 0)], NEUTRAL),     // NEUTRAL items weigh 0
+        (vec![token(HEAD, 4, CORRUPT, 0)], CORRUPT),                            // -4
+        (vec![token(HEAD, 3, CORRUPT, 0)], NEUTRAL),                            // -3
+        (vec![token(HEAD, 2, LOYAL, 0), token(TORSO, 1, LOYAL, 0)], NEUTRAL),   // 3
+        (vec![token(HEAD, 2, LOYAL, 0), token(TORSO, 2, LOYAL, 0)], LOYAL),     // 4
+        (vec![token(HEAD, 6, NEUTRAL, 0), token(TORSO, 3, LOYAL, 0)], NEUTRAL), // NEUTRAL items weigh 0
     ] {
         pure(&env, base, 0, &items, Ok((UNSPECIFIED, expected))).await;
         let (robot, _) = robot_with(&env, base, 0, &items).await?;

@@ -6,9 +6,9 @@ mod common;
 
 use std::fmt::Write;
 
-use common::{stats_with_averages, token, Env};
+use common::{Env, stats_with_averages, token};
 use l3_calculations::abi::classify_on_chain;
-use l3_calculations::oracle::{self, Item, AFFILIATION_NAMES, CATEGORY_NAMES, CLASS_NAMES, CORRUPT, HEAD, LOYAL, NEUTRAL};
+use l3_calculations::oracle::{self, AFFILIATION_NAMES, CATEGORY_NAMES, CLASS_NAMES, CORRUPT, HEAD, Item, LOYAL, NEUTRAL};
 
 /// (class, primary category, secondary category), straight from the spec's table.
 const CELLS: [(u8, usize, usize); 12] = [
@@ -104,19 +104,10 @@ async fn every_class_and_affiliation_cell_is_reached_on_chain_and_statefully() -
         }
         env.award_xp(robot, case.xp).await?;
         let stored = env.state(robot).await?;
-        assert_eq!(
-            (stored.class, stored.affiliation, stored.level, stored.final_stats),
-            (oracle.class, oracle.affiliation, oracle.level, oracle.final_stats),
-            "stateful robot, {}",
-            case.name
-        );
+        assert_eq!((stored.class, stored.affiliation, stored.level, stored.final_stats), (oracle.class, oracle.affiliation, oracle.level, oracle.final_stats), "stateful robot, {}", case.name);
 
         let avg = oracle.averages();
-        let items: Vec<String> = case
-            .items
-            .iter()
-            .map(|i| format!("{} item, rarity {}", AFFILIATION_NAMES[i.trait_affiliation as usize], i.rarity))
-            .collect();
+        let items: Vec<String> = case.items.iter().map(|i| format!("{} item, rarity {}", AFFILIATION_NAMES[i.trait_affiliation as usize], i.rarity)).collect();
         writeln!(
             table,
             "{:<26} {:<11} {:<8} {:>5}  {:>3}/{:>3}/{:>3}/{:>3}      {}",

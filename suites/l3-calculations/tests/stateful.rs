@@ -12,13 +12,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use alloy::providers::ext::AnvilApi;
 use alloy::providers::Provider;
+use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use common::Env;
 use l3_calculations::abi::{item_error, robot_error, rule_error};
-use l3_calculations::oracle::{self, Item, RuleError, Stats, MAX_XP};
+use l3_calculations::oracle::{self, Item, MAX_XP, RuleError, Stats};
 use l3_calculations::strategy;
 use mve_contracts::BunkerItem::BunkerItemErrors as ItemErr;
 use mve_contracts::BunkerguardRobot::{self, BunkerguardRobotErrors as RobotErr};
@@ -126,10 +126,7 @@ impl Model {
                 vec![m.robots.len() - 1]
             }
             Op::MintItem { owner, item } => {
-                let bad = !(1..=9).contains(&item.item_type)
-                    || !(1..=6).contains(&item.rarity)
-                    || !(1..=4).contains(&item.condition)
-                    || !(1..=3).contains(&item.trait_affiliation);
+                let bad = !(1..=9).contains(&item.item_type) || !(1..=6).contains(&item.rarity) || !(1..=4).contains(&item.condition) || !(1..=3).contains(&item.trait_affiliation);
                 if bad {
                     return Err(Rejection::Rule(RuleError::BadEnum));
                 }
@@ -238,16 +235,7 @@ async fn execute(env: &Env, m: &Model, op: &Op) -> common::TxResult {
     let id = |i: usize| (i + 1) as u64;
     match *op {
         Op::MintRobot { owner, base } => env.d.robot(env.p()).mint(player(owner), base).from(env.admin).send().await?.get_receipt().await.map_err(Into::into),
-        Op::MintItem { owner, item } => env
-            .d
-            .item(env.p())
-            .mint(player(owner), l3_calculations::abi::item_contract_item(&item))
-            .from(env.admin)
-            .send()
-            .await?
-            .get_receipt()
-            .await
-            .map_err(Into::into),
+        Op::MintItem { owner, item } => env.d.item(env.p()).mint(player(owner), l3_calculations::abi::item_contract_item(&item)).from(env.admin).send().await?.get_receipt().await.map_err(Into::into),
         Op::Equip { who, robot, item } => env.equip(player(who), id(robot), id(item)).await,
         Op::Unequip { who, robot, slot } => env.unequip(player(who), id(robot), slot).await,
         Op::SetCondition { item, condition } => env.set_condition(id(item), condition).await,
@@ -320,9 +308,7 @@ async fn run_sequence(env: &Env, ops: &[Op]) -> Result<(usize, usize), TestCaseE
                 }
             }
             (Ok(_), Err(err)) => return Err(TestCaseError::fail(format!("step {n}: {op:?} rejected on chain, model accepts: {err}"))),
-            (Err(want), Ok(_)) => {
-                return Err(TestCaseError::fail(format!("step {n}: {op:?} accepted on chain, model rejects with {want:?} (touched {touched_before:?})")))
-            }
+            (Err(want), Ok(_)) => return Err(TestCaseError::fail(format!("step {n}: {op:?} accepted on chain, model rejects with {want:?} (touched {touched_before:?})"))),
         }
     }
     for r in 0..m.robots.len() {
@@ -365,10 +351,7 @@ fn run(sequences: u32) {
         cases: sequences,
         rng_seed: RngSeed::Fixed(seed),
         source_file: Some(file!()),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/proptest-regressions/stateful.txt"
-        )))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/stateful.txt")))),
         max_shrink_iters: 500,
         ..Config::default()
     });

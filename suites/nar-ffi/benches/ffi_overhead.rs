@@ -53,19 +53,11 @@ fn through_ffi(nar: &Nar) -> Run {
 fn direct(backend: &LlamaBackend, model: &LlamaModel) -> Run {
     let started = Instant::now();
     let template = model.chat_template(None).expect("chat template");
-    let messages = [
-        LlamaChatMessage::new("system".into(), SYSTEM.into()).unwrap(),
-        LlamaChatMessage::new("user".into(), PROMPT.into()).unwrap(),
-    ];
+    let messages = [LlamaChatMessage::new("system".into(), SYSTEM.into()).unwrap(), LlamaChatMessage::new("user".into(), PROMPT.into()).unwrap()];
     let rendered = model.apply_chat_template(&template, &messages, true).expect("render");
     let vocab = model.vocab();
     let tokens = vocab.tokenize(rendered.as_bytes(), false, true);
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(1024))
-        .with_n_batch(512)
-        .with_n_ubatch(512)
-        .with_n_threads(2)
-        .with_n_threads_batch(2);
+    let params = LlamaContextParams::default().with_n_ctx(NonZeroU32::new(1024)).with_n_batch(512).with_n_ubatch(512).with_n_threads(2).with_n_threads_batch(2);
     let mut ctx = model.new_context(backend, params).expect("context");
     let mut batch = LlamaBatch::new(512, 1);
     for (i, t) in tokens.iter().enumerate() {

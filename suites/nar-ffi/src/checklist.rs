@@ -161,9 +161,10 @@ impl Rules {
         let w = words(&cell.text);
         // form
         if let Some(&(lo, hi)) = self.form.words.get(&cell.context_type)
-            && (w.len() < lo || w.len() > hi) {
-                failures.push(format!("form.length: {} words (want {lo}..={hi})", w.len()));
-            }
+            && (w.len() < lo || w.len() > hi)
+        {
+            failures.push(format!("form.length: {} words (want {lo}..={hi})", w.len()));
+        }
         let end = cell.text.trim_end().trim_end_matches(['"', '\'', '”', '’', ')']);
         if !end.ends_with(['.', '!', '?']) {
             failures.push("form.sentences: the text does not end a sentence".into());
@@ -206,13 +207,15 @@ impl Rules {
             failures.push(format!("accuracy.class: no word of the {} vocabulary", cell.class));
         }
         if let Some(subjects) = self.subjects.get(&cell.context_type)
-            && count(&w, subjects) == 0 {
-                failures.push(format!("accuracy.subject: none of {subjects:?}"));
-            }
+            && count(&w, subjects) == 0
+        {
+            failures.push(format!("accuracy.subject: none of {subjects:?}"));
+        }
         if let Some((other, n)) = self.classes.keys().filter(|c| **c != cell.class).map(|c| (c, count(&w, &self.class_own_words(c)))).max_by_key(|(_, n)| *n)
-            && n > class_words {
-                failures.push(format!("accuracy.dominance: {n} {other} words outnumber {class_words} {} words", cell.class));
-            }
+            && n > class_words
+        {
+            failures.push(format!("accuracy.dominance: {n} {other} words outnumber {class_words} {} words", cell.class));
+        }
         // tone
         let (loyal, corrupt) = (count(&w, &self.tone.loyal), count(&w, &self.tone.corrupt));
         match cell.affiliation.as_str() {

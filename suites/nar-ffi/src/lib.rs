@@ -13,11 +13,11 @@ pub mod memory;
 pub mod plot;
 pub mod report;
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::path::PathBuf;
 
-pub use mve_nar::abi::*;
 use NarResultCode::*;
+pub use mve_nar::abi::*;
 
 type Fn0 = unsafe extern "C" fn() -> NarResultCode;
 
@@ -29,8 +29,7 @@ pub struct Nar {
     pub init_default_params: unsafe extern "C" fn(*mut GenerateParamsC) -> NarResultCode,
     pub init: unsafe extern "C" fn(*const NarConfigC) -> NarResultCode,
     pub generate: unsafe extern "C" fn(*const GenerateParamsC, *mut NarGeneratedTextC) -> NarResultCode,
-    pub generate_streaming:
-        unsafe extern "C" fn(*const GenerateParamsC, NarStreamingCallback, *mut c_void, *mut NarGeneratedTextC) -> NarResultCode,
+    pub generate_streaming: unsafe extern "C" fn(*const GenerateParamsC, NarStreamingCallback, *mut c_void, *mut NarGeneratedTextC) -> NarResultCode,
     pub free: unsafe extern "C" fn(*mut NarGeneratedTextC) -> NarResultCode,
     pub status: unsafe extern "C" fn(*mut NarStatusReportC) -> NarResultCode,
     pub version: unsafe extern "C" fn(*mut u32, *mut u32, *mut u32) -> NarResultCode,
@@ -62,9 +61,7 @@ pub fn library_path() -> PathBuf {
 
 /// The model `scripts/setup` put in place (SHA-256 checked), or `NAR_MODEL`.
 pub fn model_path() -> PathBuf {
-    let path = std::env::var_os("NAR_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| harness::results::target_dir().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    let path = std::env::var_os("NAR_MODEL").map(PathBuf::from).unwrap_or_else(|| harness::results::target_dir().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"));
     assert!(path.is_file(), "model {} missing: run scripts/setup", path.display());
     path
 }
@@ -229,8 +226,7 @@ impl Generated {
         assert!(!out.text.is_null(), "a successful generation has text");
         // SAFETY: NUL-terminated strings owned by the result.
         let bytes = unsafe { CStr::from_ptr(out.text) }.to_bytes();
-        let matched = (!out.stop_sequence_matched.is_null())
-            .then(|| unsafe { CStr::from_ptr(out.stop_sequence_matched) }.to_string_lossy().into_owned());
+        let matched = (!out.stop_sequence_matched.is_null()).then(|| unsafe { CStr::from_ptr(out.stop_sequence_matched) }.to_string_lossy().into_owned());
         Generated {
             valid_utf8: std::str::from_utf8(bytes).is_ok(),
             text: String::from_utf8_lossy(bytes).into_owned(),

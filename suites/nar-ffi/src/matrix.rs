@@ -7,7 +7,7 @@
 use mve_nar::narrative::{AFFILIATIONS, CLASSES, CONTEXT_TYPES};
 
 use crate::checklist::Cell;
-use crate::{cstring, Nar};
+use crate::{Nar, cstring};
 
 /// The event each context type narrates.
 pub fn event(context_type: &str) -> &'static str {
@@ -74,11 +74,7 @@ pub fn generate(nar: &Nar, cells: &[(&str, &str, &str)]) -> Vec<Cell> {
 
 /// The snapshot text of one context type's cells, as insta stores it.
 pub fn snapshot(context_type: &str, cells: &[Cell]) -> String {
-    let mut s = format!(
-        "{context_type}: \"{}\" ({} tokens at most, greedy, repetition penalty {REPETITION_PENALTY})\n",
-        event(context_type),
-        max_tokens(context_type)
-    );
+    let mut s = format!("{context_type}: \"{}\" ({} tokens at most, greedy, repetition penalty {REPETITION_PENALTY})\n", event(context_type), max_tokens(context_type));
     for c in cells.iter().filter(|c| c.context_type == context_type) {
         s += &format!("\n## {} × {} ({} tokens)\n{}\n", c.class, c.affiliation, c.tokens, c.text.trim_end());
     }

@@ -9,11 +9,7 @@ use crate::checklist::{CellResult, Report};
 use crate::matrix;
 
 fn verdict(r: &Report) -> String {
-    if r.valid {
-        format!("PASS: all {} cells pass every check of narrative-checklist.toml", r.cells.len())
-    } else {
-        format!("FAIL: {}", r.summary())
-    }
+    if r.valid { format!("PASS: all {} cells pass every check of narrative-checklist.toml", r.cells.len()) } else { format!("FAIL: {}", r.summary()) }
 }
 
 fn by_context(r: &Report) -> BTreeMap<&str, Vec<&CellResult>> {
@@ -53,7 +49,9 @@ fn esc(s: &str) -> String {
 }
 
 pub fn html(r: &Report, seconds: f64, model: &Path) -> String {
-    let mut s = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>Narrative sign-off report</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}.fail{background:#fdd}.pass{background:#dfd}</style></head><body>");
+    let mut s = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Narrative sign-off report</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}.fail{background:#fdd}.pass{background:#dfd}</style></head><body>",
+    );
     s += &format!(
         "<h1>Narrative sign-off report</h1><p>Model <code>{}</code>; greedy decoding with repetition penalty {}; {} cells in {seconds:.0} s.</p><p class=\"{}\"><b>Verdict: {}</b></p>",
         esc(&model.display().to_string()),
@@ -64,7 +62,16 @@ pub fn html(r: &Report, seconds: f64, model: &Path) -> String {
     );
     s += "<h2>Variety per context type</h2><table><tr><th>context type</th><th>cells</th><th>distinct texts</th><th>distinct bigrams</th><th>mean words</th><th>cells failing</th><th>context failures</th></tr>";
     for c in &r.contexts {
-        s += &format!("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>", c.context_type, c.cells, c.distinct_texts, c.distinct_bigrams, c.mean_words, c.cells_failing, esc(&c.failures.join("; ")));
+        s += &format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
+            c.context_type,
+            c.cells,
+            c.distinct_texts,
+            c.distinct_bigrams,
+            c.mean_words,
+            c.cells_failing,
+            esc(&c.failures.join("; "))
+        );
     }
     s += "</table>";
     for (t, cells) in by_context(r) {

@@ -31,10 +31,7 @@ fn the_generated_header_has_the_platforms_abi() {
     }
     show += "  SHOW(sizeof(NarResultCode));\n  SHOW(sizeof(NarEngineStatus));\n";
     let program = |header: &Path, checks: &str| {
-        format!(
-            "#include <stdio.h>\n#include \"{}\"\n{checks}\n#define SHOW(e) printf(\"%s = %lld\\n\", #e, (long long)(e))\nint main(void) {{\n{show}  return 0;\n}}\n",
-            header.display()
-        )
+        format!("#include <stdio.h>\n#include \"{}\"\n{checks}\n#define SHOW(e) printf(\"%s = %lld\\n\", #e, (long long)(e))\nint main(void) {{\n{show}  return 0;\n}}\n", header.display())
     };
     // Against the generated header only: the reference's types and prototypes must fit it.
     let mut checks = String::new();
@@ -43,9 +40,7 @@ fn the_generated_header_has_the_platforms_abi() {
             Some(n) => format!("{ty}[{n}]"),
             None => ty.clone(),
         };
-        checks += &format!(
-            "_Static_assert(__builtin_types_compatible_p(__typeof__((({s} *)0)->{name}), {want}), \"{s}.{name} is not {want} as in the reference\");\n"
-        );
+        checks += &format!("_Static_assert(__builtin_types_compatible_p(__typeof__((({s} *)0)->{name}), {want}), \"{s}.{name} is not {want} as in the reference\");\n");
     }
     for p in &abi.prototypes {
         checks += p;
@@ -108,9 +103,7 @@ impl Abi {
                 };
                 let at = decl.rfind(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
                 fields.push((decl[..at].trim().to_string(), decl[at..].to_string(), array));
-            } else if (line.starts_with("enum NarResultCode ") || line.starts_with("const char *get_") || line.starts_with("typedef void (*"))
-                && line.ends_with(");")
-            {
+            } else if (line.starts_with("enum NarResultCode ") || line.starts_with("const char *get_") || line.starts_with("typedef void (*")) && line.ends_with(");") {
                 abi.prototypes.push(line.to_string());
             }
         }

@@ -1,13 +1,13 @@
 //! Several threads at once, cancellation from another thread, and streaming against the result.
 
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{CStr, c_char, c_void};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
-use nar_ffi::memory::{judge, rss_bytes, Sample};
-use nar_ffi::*;
 use NarResultCode::*;
+use nar_ffi::memory::{Sample, judge, rss_bytes};
+use nar_ffi::*;
 
 #[test]
 fn four_threads_generating_at_once_all_succeed_with_the_text_of_a_lone_generation() {

@@ -1,8 +1,8 @@
 //! A deterministic request gives byte-identical text across calls and across init/shutdown
 //! cycles; a sampled request with a fixed seed does too.
 
-use nar_ffi::*;
 use NarResultCode::*;
+use nar_ffi::*;
 
 fn request(nar: &Nar, prompt: &std::ffi::CStr, context: &std::ffi::CStr, sampled: bool) -> GenerateParamsC {
     let mut p = nar.params(prompt, 32);

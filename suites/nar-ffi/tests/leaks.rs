@@ -14,9 +14,9 @@
 
 use std::process::Command;
 
-use nar_ffi::memory::{judge, record, rss_bytes, Sample};
-use nar_ffi::*;
 use NarResultCode::*;
+use nar_ffi::memory::{Sample, judge, record, rss_bytes};
+use nar_ffi::*;
 
 /// `generations` sampled generations of up to `max_tokens`, RSS after each.
 fn generation_series(nar: &Nar, generations: u64, max_tokens: u32) -> Vec<Sample> {
@@ -89,12 +89,7 @@ fn under_leak_sanitizer(rounds: &str, max_tokens: &str, extra: &[&str]) -> Strin
         .output()
         .expect("run the C client under LeakSanitizer");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !stderr.contains("LeakSanitizer"),
-        "LeakSanitizer: {}\n{}",
-        out.status,
-        stderr.lines().take(80).collect::<Vec<_>>().join("\n")
-    );
+    assert!(out.status.success() && !stderr.contains("LeakSanitizer"), "LeakSanitizer: {}\n{}", out.status, stderr.lines().take(80).collect::<Vec<_>>().join("\n"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

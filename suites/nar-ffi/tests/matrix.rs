@@ -25,7 +25,11 @@ fn matrix_sample_passes_the_narrative_checklist_and_matches_what_was_signed_off(
         .filter(|c| matrix::recorded(&c.context_type, &c.class, &c.affiliation).as_deref() != Some(c.text.trim()))
         .map(|c| format!("{} {}: now {:?}, signed off {:?}", c.context_type, c.name(), c.text, matrix::recorded(&c.context_type, &c.class, &c.affiliation)))
         .collect();
-    assert!(changed.is_empty(), "texts differ from snapshots/nar-ffi (run `cargo nextest run --profile nightly --workspace -E 'binary(matrix)'` with INSTA_UPDATE=always and review the diff):\n  {}", changed.join("\n  "));
+    assert!(
+        changed.is_empty(),
+        "texts differ from snapshots/nar-ffi (run `cargo nextest run --profile nightly --workspace -E 'binary(matrix)'` with INSTA_UPDATE=always and review the diff):\n  {}",
+        changed.join("\n  ")
+    );
 }
 
 fn full(context_type: &str) {

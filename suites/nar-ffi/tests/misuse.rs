@@ -2,11 +2,11 @@
 //! nothing, and never crashes the process (each test is its own process under nextest, so a crash
 //! fails exactly that test).
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{CStr, c_char};
 use std::ptr::{null, null_mut};
 
-use nar_ffi::*;
 use NarResultCode::*;
+use nar_ffi::*;
 
 fn assert_failed_cleanly(nar: &Nar, rc: NarResultCode, want: NarResultCode, mentions: &str) {
     assert_eq!(rc, want, "last error: {}", nar.last_error());
@@ -104,10 +104,15 @@ fn init_with_out_of_range_settings_is_refused() {
     assert_failed_cleanly(&nar, nar.init_with(|c| c.thread_count = 100_000), NAR_ERROR_THREAD_POOL_ERROR, "thread_count");
     assert_failed_cleanly(&nar, nar.init_with(|c| c.memory_limit_bytes = 1 << 20), NAR_ERROR_OUT_OF_MEMORY, "memory limit");
     let bad = b"\xc3\x28\0";
-    assert_failed_cleanly(&nar, nar.init_with(|c| {
-        c.debug_logging = true;
-        c.log_file_path = bad.as_ptr().cast();
-    }), NAR_ERROR_INVALID_UTF8, "log_file_path");
+    assert_failed_cleanly(
+        &nar,
+        nar.init_with(|c| {
+            c.debug_logging = true;
+            c.log_file_path = bad.as_ptr().cast();
+        }),
+        NAR_ERROR_INVALID_UTF8,
+        "log_file_path",
+    );
 }
 
 /// State first, then input: a second init is refused for the state, whatever its config holds.
@@ -363,8 +368,8 @@ fn a_text_from_before_shutdown_is_freed_after_it() {
 /// the engine lock held across the load, it waited and then saw READY).
 #[test]
 fn status_answers_at_once_while_init_loads_the_model() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let nar = Arc::new(Nar::load());
     let stop = Arc::new(AtomicBool::new(false));
     let (started_tx, started_rx) = std::sync::mpsc::channel();

@@ -3,8 +3,8 @@
 use std::ffi::{c_char, c_void};
 use std::time::{Duration, Instant};
 
-use nar_ffi::*;
 use NarResultCode::*;
+use nar_ffi::*;
 
 /// A streaming reader that stalls on its first token until the request's timeout has passed (the
 /// `Instant` behind `user_data`), so the generation must notice it at its next token. The stall is the

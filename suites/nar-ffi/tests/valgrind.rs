@@ -21,12 +21,7 @@ fn valgrind_init_generate_free_shutdown_loses_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let summary: Vec<&str> = stderr.lines().filter(|l| l.contains("definitely lost") || l.contains("ERROR SUMMARY")).collect();
     eprintln!("{}", summary.join("\n"));
-    let lost = stderr
-        .lines()
-        .find_map(|l| l.split("definitely lost: ").nth(1))
-        .and_then(|rest| rest.split(' ').next())
-        .map(|n| n.replace(',', ""))
-        .and_then(|n| n.parse::<u64>().ok());
+    let lost = stderr.lines().find_map(|l| l.split("definitely lost: ").nth(1)).and_then(|rest| rest.split(' ').next()).map(|n| n.replace(',', "")).and_then(|n| n.parse::<u64>().ok());
     // No "LEAK SUMMARY" at all means no leak of any kind was found.
     let lost = lost.unwrap_or(0);
     assert!(out.status.success() && lost == 0, "valgrind: {} with {lost} bytes definitely lost\n{stderr}", out.status);

@@ -172,11 +172,7 @@ mod tests {
                 nar_generations: i as u64,
                 chain_ops: 0,
                 deliveries_backlog: 0,
-                service_metrics: [
-                    ("indexer_http_requests_total{status=\"2xx\"}".to_string(), 100.0 * i as f64),
-                    ("indexer_http_requests_total{status=\"5xx\"}".to_string(), 0.0),
-                ]
-                .into(),
+                service_metrics: [("indexer_http_requests_total{status=\"2xx\"}".to_string(), 100.0 * i as f64), ("indexer_http_requests_total{status=\"5xx\"}".to_string(), 0.0)].into(),
             })
             .collect()
     }

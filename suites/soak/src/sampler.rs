@@ -130,13 +130,7 @@ async fn scrape(url: &str, prefix: &str) -> anyhow::Result<BTreeMap<String, f64>
 /// Takes one sample at `t` seconds into the soak.
 pub async fn sample(mve: &Mve, record: &Record, nar: &NarClient, t: f64, since: &mut Since) -> anyhow::Result<Sample> {
     let mut containers = BTreeMap::new();
-    for (name, handle) in [
-        ("mariadb", mve.stack.mariadb()?),
-        ("redis", mve.stack.redis()?),
-        ("anvil", mve.stack.anvil()?),
-        ("indexer", &mve.indexer),
-        ("payments", &mve.payments),
-    ] {
+    for (name, handle) in [("mariadb", mve.stack.mariadb()?), ("redis", mve.stack.redis()?), ("anvil", mve.stack.anvil()?), ("indexer", &mve.indexer), ("payments", &mve.payments)] {
         containers.insert(name.to_string(), container(handle).await?);
     }
     let mut service_metrics = scrape(&mve.indexer.url().await?, "indexer_").await?;

@@ -14,7 +14,7 @@ use harness::checker;
 use harness::mve::load::{IndexerAnswer, PAYMENT_PLAYERS};
 use harness::mve::{Load, Mve};
 use soak::nar::NarClient;
-use soak::sampler::{sample, Series, Since};
+use soak::sampler::{Series, Since, sample};
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 const CHECK_EVERY: Duration = Duration::from_secs(60);

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, Setup, SECRET};
+use common::{Env, SECRET, Setup};
 use harness::stripe::{ApiError, Event, PaymentIntent};
 use serde_json::json;
 
@@ -138,9 +138,7 @@ async fn crash_at(point: &'static str) -> anyhow::Result<()> {
         let high = credited - refunded - spent[i];
         anyhow::ensure!((low..=high).contains(&balance), "{player}: balance {balance}, expected {low}..={high} (paid {credited}, refunded {refunded}, spent {}, maybe {})", spent[i], uncertain[i]);
     }
-    let events: Vec<(String, i64)> = sqlx::query_as("SELECT event_id, CAST(COUNT(*) AS SIGNED) FROM webhook_events GROUP BY event_id HAVING COUNT(*) > 1")
-        .fetch_all(&env.db.pool)
-        .await?;
+    let events: Vec<(String, i64)> = sqlx::query_as("SELECT event_id, CAST(COUNT(*) AS SIGNED) FROM webhook_events GROUP BY event_id HAVING COUNT(*) > 1").fetch_all(&env.db.pool).await?;
     anyhow::ensure!(events.is_empty(), "events recorded twice: {events:?}");
     Ok(())
 }

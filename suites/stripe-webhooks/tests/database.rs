@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, Setup, SECRET};
+use common::{Env, SECRET, Setup};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_during_a_delivery_is_503_then_the_retry_applies_once() -> anyhow::Result<()> {

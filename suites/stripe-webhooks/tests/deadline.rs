@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, Setup, SECRET};
+use common::{Env, SECRET, Setup};
 
 const STRIPE_LIMIT: Duration = Duration::from_secs(2);
 

@@ -39,12 +39,8 @@ async fn a_won_dispute_releases_the_hold_and_forgives_the_debt_it_recorded() -> 
     let (env, player, b) = closed_as("won").await?;
     assert_eq!(b, Balance { balance: 200, ledger_sum: 200, debt: 0 });
     let (_, history) = env.get(&format!("/players/{player}/history")).await?;
-    let debts: Vec<(i64, String)> = history["debts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| (d["shortfall"].as_i64().unwrap_or_default(), d["kind"].as_str().unwrap_or_default().to_string()))
-        .collect();
+    let debts: Vec<(i64, String)> =
+        history["debts"].as_array().into_iter().flatten().map(|d| (d["shortfall"].as_i64().unwrap_or_default(), d["kind"].as_str().unwrap_or_default().to_string())).collect();
     assert_eq!(debts, vec![(800, "DISPUTE_HOLD".to_string()), (-800, "DISPUTE_RELEASE".to_string())]);
     Ok(())
 }

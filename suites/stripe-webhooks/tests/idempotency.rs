@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{cases, runtime, shared_env, Env, SECRET};
+use common::{Env, SECRET, cases, runtime, shared_env};
 use proptest::prelude::*;
 
 #[tokio::test]
@@ -55,8 +55,7 @@ fn schedule_applies_each_event_once(repeats: &[usize], keys: &[u64], burst: usiz
         let player = env.player();
         let (_, pi) = env.paid_purchase(&player, 5_000).await.expect("purchase");
         let events = [env.events.succeeded(&pi), env.events.charge_refunded(&pi, 1_000), env.events.charge_refunded(&pi, 1_500)];
-        let mut schedule: Vec<(u64, usize)> =
-            events.iter().enumerate().flat_map(|(i, _)| std::iter::repeat_n(i, repeats[i])).enumerate().map(|(n, i)| (keys[n], i)).collect();
+        let mut schedule: Vec<(u64, usize)> = events.iter().enumerate().flat_map(|(i, _)| std::iter::repeat_n(i, repeats[i])).enumerate().map(|(n, i)| (keys[n], i)).collect();
         schedule.sort();
         let schedule: Vec<usize> = schedule.into_iter().map(|(_, i)| i).collect();
         let mut applied = [0usize; 3];

@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{cases, runtime, shared_env, Env, SECRET};
+use common::{Env, SECRET, cases, runtime, shared_env};
 use futures::future::join_all;
-use serde_json::Value;
 use harness::stripe::Event;
 use proptest::prelude::*;
+use serde_json::Value;
 
 fn permutations(n: usize) -> Vec<Vec<usize>> {
     if n == 0 {
@@ -29,12 +29,7 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
 /// A purchase of 1,000 credits, 300 refunded, 500 disputed and the dispute closed as `outcome`.
 async fn lifecycle(env: &Env, player: &str, outcome: &str) -> anyhow::Result<Vec<Event>> {
     let (_, pi) = env.paid_purchase(player, 1_000).await?;
-    Ok(vec![
-        env.events.succeeded(&pi),
-        env.events.charge_refunded(&pi, 300),
-        env.events.dispute(&pi, 500, "needs_response"),
-        env.events.dispute(&pi, 500, outcome),
-    ])
+    Ok(vec![env.events.succeeded(&pi), env.events.charge_refunded(&pi, 300), env.events.dispute(&pi, 500, "needs_response"), env.events.dispute(&pi, 500, outcome)])
 }
 
 async fn every_permutation_converges(outcome: &str, balance: i64) -> anyhow::Result<()> {
@@ -188,7 +183,16 @@ struct History {
 }
 
 fn history() -> impl Strategy<Value = History> {
-    (any::<bool>(), 0usize..=2, any::<bool>(), proptest::collection::vec(1i64..=400, 0..=3), 0u8..=4, proptest::collection::vec(1usize..=3, 12), proptest::collection::vec(any::<u32>(), 36), any::<bool>())
+    (
+        any::<bool>(),
+        0usize..=2,
+        any::<bool>(),
+        proptest::collection::vec(1i64..=400, 0..=3),
+        0u8..=4,
+        proptest::collection::vec(1usize..=3, 12),
+        proptest::collection::vec(any::<u32>(), 36),
+        any::<bool>(),
+    )
         .prop_map(|(succeeded, failures, canceled, refunds, dispute, repeats, keys, bursts)| History { succeeded, failures, canceled, refunds, dispute, repeats, keys, bursts })
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, Setup, SECRET};
+use common::{Env, SECRET, Setup};
 
 /// Found by the chaos suite on 2026-12-01 (`chaos_anvil_frozen_and_thawed`, seed 5004, outside and
 /// during the fault alike): `GET /players/{id}/balance` read the stored balance and the ledger's sum
@@ -57,9 +57,7 @@ async fn regression_p2_mve12_a_commit_during_a_history_read_never_gives_a_debt_l
     let delivery = env.deliver.send(&env.events.charge_refunded(&pi, 1_000), SECRET).await?;
     assert_eq!((delivery.status, delivery.outcome()), (200, "applied"), "{:?}", delivery.body);
     let answer = read.await??;
-    let events = |list: &str| -> Vec<String> {
-        answer[list].as_array().into_iter().flatten().filter(|l| l["kind"] == "REFUND").filter_map(|l| l["stripe_event"].as_str().map(String::from)).collect()
-    };
+    let events = |list: &str| -> Vec<String> { answer[list].as_array().into_iter().flatten().filter(|l| l["kind"] == "REFUND").filter_map(|l| l["stripe_event"].as_str().map(String::from)).collect() };
     assert_eq!(events("debts"), events("lines"), "one answer, two moments (REFUND debt lines vs REFUND ledger lines): {answer}");
     env.check_ledger().await
 }

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{Env, Setup, ROTATED, SECRET};
-use harness::stripe::{header, header_multi, now, Event, TOLERANCE_SECONDS};
+use common::{Env, ROTATED, SECRET, Setup};
+use harness::stripe::{Event, TOLERANCE_SECONDS, header, header_multi, now};
 
 /// A paid purchase's `payment_intent.succeeded`, not yet delivered.
 async fn pending_credit(env: &Env, credits: i64) -> anyhow::Result<(String, Event)> {
@@ -120,11 +120,11 @@ async fn garbled_signature_headers_are_rejected() -> anyhow::Result<()> {
     for garbled in [
         String::new(),
         "garbage".to_string(),
-        format!("v1={v1}"),                  // no timestamp
-        format!("t=notanumber,v1={v1}"),     // unreadable timestamp
-        format!("t={}", now()),              // no v1
+        format!("v1={v1}"),                       // no timestamp
+        format!("t=notanumber,v1={v1}"),          // unreadable timestamp
+        format!("t={}", now()),                   // no v1
         format!("t={},v1=zz{}", now(), &v1[2..]), // not hex
-        format!("t={},v0={v1}", now()),      // only the legacy scheme
+        format!("t={},v0={v1}", now()),           // only the legacy scheme
     ] {
         let d = env.deliver.raw(event.payload.clone(), Some(&garbled)).await?;
         assert_eq!(d.status, 400, "{garbled:?} answered {} {}", d.status, d.body);

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, Setup, SECRET};
+use common::{Env, SECRET, Setup};
 use harness::stripe::{ApiError, DroppingServer};
 use serde_json::json;
 
@@ -28,10 +28,7 @@ async fn purchase_against(error: ApiError, times: u64) -> anyhow::Result<(Env, S
 /// The creations Stripe saw, and the idempotency key they all carried.
 async fn creations(env: &Env) -> (usize, Vec<String>) {
     let requests = env.stripe.requests("POST", "/v1/payment_intents").await;
-    let mut keys: Vec<String> = requests
-        .iter()
-        .map(|r| r.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string())
-        .collect();
+    let mut keys: Vec<String> = requests.iter().map(|r| r.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()).collect();
     keys.dedup();
     (requests.len(), keys)
 }

@@ -1,7 +1,8 @@
 //! The workflow around the suites, checked like any other part of the product:
 //!
 //! - `.github/workflows/*.yml` pass actionlint (`scripts/actionlint`, installed by `scripts/setup`)
-//!   and the PR gate has a job for every package of the workspace;
+//!   and the PR gate has a job for every package of the workspace; every mutant of every suite's
+//!   `mutants.txt` still names code that exists;
 //! - every `regression_*` test follows CONTRIBUTING.md's name (severity and tracker id), and
 //!   `scripts/regression` writes tests that do;
 //! - `scripts/release-verdict` says GO only when nothing blocks; `scripts/junit-summary` reports

@@ -66,9 +66,10 @@ fn read_json_tree(dir: &Path, skip: &Path) -> BTreeMap<String, Value> {
                     stack.push(p);
                 }
             } else if p.extension().is_some_and(|x| x == "json")
-                && let Some(v) = std::fs::read_to_string(&p).ok().and_then(|t| serde_json::from_str(&t).ok()) {
-                    out.insert(p.strip_prefix(dir).unwrap_or(&p).display().to_string(), v);
-                }
+                && let Some(v) = std::fs::read_to_string(&p).ok().and_then(|t| serde_json::from_str(&t).ok())
+            {
+                out.insert(p.strip_prefix(dir).unwrap_or(&p).display().to_string(), v);
+            }
         }
     }
     out
@@ -310,9 +311,18 @@ pub fn render(run: &Run) -> Result<(String, String), String> {
     let passed: u64 = suites.values().map(|s| s.0).sum();
     let skipped: u64 = suites.values().map(|s| s.2).sum();
     let anomalies = anomalies(run);
-    let verdict = if run.cases.is_empty() { "no tests in the JUnit".to_string() } else if failed == 0 { format!("passed: {passed} tests") } else { format!("FAILED: {failed} of {} tests", passed + failed) };
+    let verdict = if run.cases.is_empty() {
+        "no tests in the JUnit".to_string()
+    } else if failed == 0 {
+        format!("passed: {passed} tests")
+    } else {
+        format!("FAILED: {failed} of {} tests", passed + failed)
+    };
 
-    let _ = write!(html, "<!doctype html><html><head><meta charset=\"utf-8\"><title>MVE run report</title><style>body{{font-family:sans-serif;margin:24px;max-width:960px}}table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}td.n{{text-align:right}}.bad{{color:#b00;font-weight:bold}}.ok{{color:#070;font-weight:bold}}</style></head><body>");
+    let _ = write!(
+        html,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>MVE run report</title><style>body{{font-family:sans-serif;margin:24px;max-width:960px}}table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}td.n{{text-align:right}}.bad{{color:#b00;font-weight:bold}}.ok{{color:#070;font-weight:bold}}</style></head><body>"
+    );
     let _ = write!(html, "<h1>MVE run report</h1><p class=\"{}\">{}</p>", if failed == 0 && !run.cases.is_empty() { "ok" } else { "bad" }, esc(&verdict));
     let _ = writeln!(md, "# MVE run report\n\n**{verdict}** ({skipped} skipped); {} anomalies\n", anomalies.len());
 
@@ -362,7 +372,16 @@ pub fn render(run: &Run) -> Result<(String, String), String> {
         let _ = write!(html, "<h2>API latency</h2>{}", bar_chart(&title, "ms", &endpoints, &["p50", "p95", "p99"])?);
         let _ = writeln!(md, "\n## {title}\n\n| endpoint | requests | p50 ms | p95 ms | p99 ms | errors % |\n|---|---:|---:|---:|---:|---:|");
         for e in v["endpoints"].as_array().into_iter().flatten() {
-            let _ = writeln!(md, "| {} | {} | {:.1} | {:.1} | {:.1} | {:.2} |", e["endpoint"].as_str().unwrap_or("?"), e["requests"], e["p50_ms"].as_f64().unwrap_or(0.0), e["p95_ms"].as_f64().unwrap_or(0.0), e["p99_ms"].as_f64().unwrap_or(0.0), e["error_rate_pct"].as_f64().unwrap_or(0.0));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.2} |",
+                e["endpoint"].as_str().unwrap_or("?"),
+                e["requests"],
+                e["p50_ms"].as_f64().unwrap_or(0.0),
+                e["p95_ms"].as_f64().unwrap_or(0.0),
+                e["p99_ms"].as_f64().unwrap_or(0.0),
+                e["error_rate_pct"].as_f64().unwrap_or(0.0)
+            );
         }
     }
 
@@ -404,7 +423,14 @@ pub fn render(run: &Run) -> Result<(String, String), String> {
             let change = r.change().map(|c| format!("{:+.0} %", c * 100.0)).unwrap_or_else(|| "—".into());
             let flagged = r.change().is_some_and(|c| c.abs() > BENCH_CHANGE_FLAG);
             let before = r.before.map(fmt).unwrap_or_else(|| "—".into());
-            let _ = write!(html, "<tr><td>{}</td><td>{}</td><td class=n>{before}</td><td class=n>{}</td><td class=\"n{}\">{change}</td></tr>", esc(&r.file), esc(&r.figure), fmt(r.now), if flagged { " bad" } else { "" });
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td class=n>{before}</td><td class=n>{}</td><td class=\"n{}\">{change}</td></tr>",
+                esc(&r.file),
+                esc(&r.figure),
+                fmt(r.now),
+                if flagged { " bad" } else { "" }
+            );
             let _ = writeln!(md, "| {} | {} | {before} | {} | {change} |", r.file, r.figure, fmt(r.now));
         }
         html += "</table>";

@@ -72,6 +72,7 @@ fn a_scaffolded_regression_follows_the_convention_and_fails_until_filled_in() {
     assert!(text.contains(&format!("async fn {name}()")) && follows_the_convention(name), "{text}");
     assert!(text.contains("harness::mve::system::Mve::start(") && text.contains("todo!(\"BV-123"), "{text}");
 
-    let refused = Command::new(workflows::root().join("scripts/regression")).args(["new", "--suite", "stripe-webhooks", "--id", "123", "--severity", "P1", "--title", "x", "--dry-run"]).output().unwrap();
+    let refused =
+        Command::new(workflows::root().join("scripts/regression")).args(["new", "--suite", "stripe-webhooks", "--id", "123", "--severity", "P1", "--title", "x", "--dry-run"]).output().unwrap();
     assert!(!refused.status.success(), "a tracker id without letters was taken");
 }

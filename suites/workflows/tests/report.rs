@@ -13,16 +13,23 @@ fn write(path: &Path, text: &str) {
 /// benchmark that moved 60 % since its previous run.
 fn fixture(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let junit = dir.join("junit.xml");
-    write(&junit, r#"<?xml version="1.0"?><testsuites>
+    write(
+        &junit,
+        r#"<?xml version="1.0"?><testsuites>
       <testsuite name="stripe-webhooks::idempotency"><testcase name="repeats_apply_once" time="94.8"/></testsuite>
       <testsuite name="indexer-consistency::api"><testcase name="bad_input_is_400" time="12.5"><failure message="got 500"/></testcase></testsuite>
-      <testsuite name="api-robustness::load"><testcase name="a_hundred_users" time="55.7"/></testsuite></testsuites>"#);
+      <testsuite name="api-robustness::load"><testcase name="a_hundred_users" time="55.7"/></testsuite></testsuites>"#,
+    );
     let results = dir.join("results");
-    write(&results.join("api-robustness/load_100_users.json"), r#"{"users":100,"endpoints":[
+    write(
+        &results.join("api-robustness/load_100_users.json"),
+        r#"{"users":100,"endpoints":[
       {"endpoint":"GET /robots/{id}","requests":900,"p50_ms":40,"p95_ms":160,"p99_ms":270,"error_rate_pct":0,"status_5xx":0,"lost":0},
-      {"endpoint":"POST /purchases","requests":600,"p50_ms":31,"p95_ms":226,"p99_ms":545,"error_rate_pct":0,"status_5xx":0,"lost":0}]}"#);
+      {"endpoint":"POST /purchases","requests":600,"p50_ms":31,"p95_ms":226,"p99_ms":545,"error_rate_pct":0,"status_5xx":0,"lost":0}]}"#,
+    );
     write(&results.join("chaos/mariadb_killed.json"), r#"{"verdict":{"valid":true,"faults":[{"action":"kill","target":"mariadb","started_ms":1000,"ended_ms":9000,"recovered_ms":21000}]}}"#);
-    let series: String = (0..30).map(|i| format!("{{\"t\":{},\"containers\":{{\"indexer\":{{\"rss_kib\":{}}},\"mariadb\":{{\"rss_kib\":{}}}}}}}\n", i * 10, 25_000 + i * 40, 110_000 + i * 300)).collect();
+    let series: String =
+        (0..30).map(|i| format!("{{\"t\":{},\"containers\":{{\"indexer\":{{\"rss_kib\":{}}},\"mariadb\":{{\"rss_kib\":{}}}}}}}\n", i * 10, 25_000 + i * 40, 110_000 + i * 300)).collect();
     write(&results.join("soak/series.jsonl"), &series);
     let samples: Vec<String> = (0..20).map(|i| format!("{{\"iteration\":{i},\"rss_bytes\":{}}}", 150_000_000 + i * 1000)).collect();
     write(&results.join("nar-ffi/leak_generations.json"), &format!("{{\"valid\":true,\"samples\":[{}]}}", samples.join(",")));
@@ -37,7 +44,10 @@ fn the_report_shows_its_plots_in_headless_chromium() {
     let dir = std::env::temp_dir().join(format!("mve-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (junit, results, out) = fixture(&dir);
-    let run = Command::new(env!("CARGO_BIN_EXE_run_report")).args(["--junit".as_ref(), junit.as_os_str(), "--results".as_ref(), results.as_os_str(), "--out".as_ref(), out.as_os_str()]).output().expect("run_report runs");
+    let run = Command::new(env!("CARGO_BIN_EXE_run_report"))
+        .args(["--junit".as_ref(), junit.as_os_str(), "--results".as_ref(), results.as_os_str(), "--out".as_ref(), out.as_os_str()])
+        .output()
+        .expect("run_report runs");
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
 
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
@@ -59,7 +69,10 @@ fn the_report_shows_its_plots_in_headless_chromium() {
     assert_eq!(page.matches("<svg").count(), 5, "slowest tests, API latency, recovery, soak, leak series");
 
     let shot = dir.join("shot.png");
-    let chromium = ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success())).expect("chromium is installed (scripts/setup)");
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .expect("chromium is installed (scripts/setup)");
     let status = Command::new(chromium)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,2400"])
         .arg(format!("--screenshot={}", shot.display()))

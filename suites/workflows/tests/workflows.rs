@@ -63,3 +63,36 @@ fn the_pr_gate_has_a_job_for_every_package() {
     }
     assert!(missing.is_empty(), "packages without a job in pr-gate.yml's matrix: {missing:?}");
 }
+
+/// Every edit of every suite's `mutants.txt` names text its file still has, read the way
+/// `scripts/mutants` reads it (`name @@ file @@ from @@ to`, `\n` a line break, a mutant's edits in
+/// order). A refactor or `cargo fmt` that moves such text would otherwise turn the mutant into
+/// "pattern not found" on the next nightly run. Read-only: nothing is planted.
+#[test]
+fn every_mutant_names_code_that_exists() {
+    let root = workflows::root();
+    let mut missing = Vec::new();
+    let mut edits = 0;
+    for e in std::fs::read_dir(root.join("suites")).unwrap() {
+        let list = e.unwrap().path().join("mutants.txt");
+        let Ok(text) = std::fs::read_to_string(&list) else { continue };
+        // One mutant's edits apply in order, each to the text the ones before left.
+        let mut planted: std::collections::HashMap<(String, String), String> = std::collections::HashMap::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')) {
+            let parts: Vec<&str> = line.splitn(4, "@@").collect();
+            assert_eq!(parts.len(), 4, "{}: not `name @@ file @@ from @@ to`: {line}", list.display());
+            let (name, file) = (parts[0].trim().to_string(), parts[1].trim().to_string());
+            let from = parts[2].strip_prefix(' ').unwrap_or(parts[2]).trim_end_matches(' ').replace("\\n", "\n");
+            let to = parts[3].strip_prefix(' ').unwrap_or(parts[3]).replace("\\n", "\n");
+            let source = planted.entry((name.clone(), file.clone())).or_insert_with(|| std::fs::read_to_string(root.join(&file)).unwrap_or_default());
+            edits += 1;
+            if source.contains(&from) {
+                *source = source.replacen(&from, &to, 1);
+            } else {
+                missing.push(format!("{}: mutant {name}: {file} has no {from:?}", list.display()));
+            }
+        }
+    }
+    assert!(edits > 100, "only {edits} mutant edits found: is suites/*/mutants.txt still where this test looks?");
+    assert!(missing.is_empty(), "{} mutant edits name text that is gone:\n{}", missing.len(), missing.join("\n"));
+}

@@ -31,7 +31,8 @@ pub async fn mve_and_generator(seed: u64, ops: usize, extra_env: &[(&'static str
     let base = mve.payments_url().await?;
     let deliverer = mve.deliverer().await?;
     for (i, player) in ["history_a", "history_b", "history_c"].iter().enumerate() {
-        let r: serde_json::Value = http.post(format!("{base}/purchases")).json(&serde_json::json!({ "player_id": player, "credits": 100 * (i as i64 + 1) })).send().await?.error_for_status()?.json().await?;
+        let r: serde_json::Value =
+            http.post(format!("{base}/purchases")).json(&serde_json::json!({ "player_id": player, "credits": 100 * (i as i64 + 1) })).send().await?.error_for_status()?.json().await?;
         let pi = mve.stripe.succeed(r["payment_intent"].as_str().unwrap_or_default())?;
         deliverer.until_accepted(&mve.events.succeeded(&pi), WEBHOOK_SECRET, 5, Duration::from_millis(200)).await?;
     }

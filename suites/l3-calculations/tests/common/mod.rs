@@ -47,36 +47,12 @@ impl Env {
 
     pub async fn mint_robot(&self, owner: Address, base: Stats) -> Result<u64, alloy::contract::Error> {
         let receipt = self.d.robot(self.p()).mint(owner, base).from(self.admin).send().await?.get_receipt().await?;
-        Ok(receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|l| l.log_decode::<BunkerguardRobot::RobotMinted>().ok())
-            .expect("RobotMinted in the receipt")
-            .inner
-            .robotId
-            .to::<u64>())
+        Ok(receipt.inner.logs().iter().find_map(|l| l.log_decode::<BunkerguardRobot::RobotMinted>().ok()).expect("RobotMinted in the receipt").inner.robotId.to::<u64>())
     }
 
     pub async fn mint_item(&self, owner: Address, item: &Item) -> Result<u64, alloy::contract::Error> {
-        let receipt = self
-            .d
-            .item(self.p())
-            .mint(owner, abi::item_contract_item(item))
-            .from(self.admin)
-            .send()
-            .await?
-            .get_receipt()
-            .await?;
-        Ok(receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|l| l.log_decode::<BunkerItem::ItemMinted>().ok())
-            .expect("ItemMinted in the receipt")
-            .inner
-            .itemId
-            .to::<u64>())
+        let receipt = self.d.item(self.p()).mint(owner, abi::item_contract_item(item)).from(self.admin).send().await?.get_receipt().await?;
+        Ok(receipt.inner.logs().iter().find_map(|l| l.log_decode::<BunkerItem::ItemMinted>().ok()).expect("ItemMinted in the receipt").inner.itemId.to::<u64>())
     }
 
     pub async fn equip(&self, who: Address, robot: u64, item: u64) -> TxResult {
@@ -106,15 +82,7 @@ impl Env {
     pub async fn state(&self, robot: u64) -> anyhow::Result<RobotState> {
         let r = self.d.robot(self.p()).robotState(U256::from(robot)).call().await?;
         let owner = self.d.robot(self.p()).ownerOf(U256::from(robot)).call().await?;
-        Ok(RobotState {
-            class: r.bunkerClass,
-            affiliation: r.affiliation,
-            level: r.level,
-            xp: r.xp,
-            final_stats: r.finalStats,
-            equipped: r.equipped.map(|v| v.to::<u64>()),
-            owner,
-        })
+        Ok(RobotState { class: r.bunkerClass, affiliation: r.affiliation, level: r.level, xp: r.xp, final_stats: r.finalStats, equipped: r.equipped.map(|v| v.to::<u64>()), owner })
     }
 
     pub async fn item_owner(&self, item: u64) -> anyhow::Result<Address> {

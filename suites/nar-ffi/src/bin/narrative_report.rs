@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use nar_ffi::checklist::Rules;
-use nar_ffi::{matrix, report, Nar};
+use nar_ffi::{Nar, matrix, report};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

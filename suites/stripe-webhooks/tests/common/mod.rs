@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use harness::stripe::{Deliverer, Events, FakeStripe, PaymentIntent};
 use harness::{Service, ServiceHandle, Stack, TestDatabase};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-pub use harness::ledger::{check_tables, table_balance, Balance};
+pub use harness::ledger::{Balance, check_tables, table_balance};
 
 pub const SECRET: &str = "whsec_mve_primary_0123456789abcdef";
 pub const ROTATED: &str = "whsec_mve_rotated_fedcba9876543210";
@@ -180,22 +180,14 @@ impl Env {
     pub async fn balance(&self, player: &str) -> anyhow::Result<Balance> {
         let (status, b) = self.get(&format!("/players/{player}/balance")).await?;
         anyhow::ensure!(status == 200, "balance answered {status} {b}");
-        Ok(Balance {
-            balance: b["balance"].as_i64().unwrap_or(i64::MIN),
-            ledger_sum: b["ledger_sum"].as_i64().unwrap_or(i64::MIN),
-            debt: b["debt"].as_i64().unwrap_or(i64::MIN),
-        })
+        Ok(Balance { balance: b["balance"].as_i64().unwrap_or(i64::MIN), ledger_sum: b["ledger_sum"].as_i64().unwrap_or(i64::MIN), debt: b["debt"].as_i64().unwrap_or(i64::MIN) })
     }
 
     /// The ledger lines as (kind, amount), sorted: what "the same ledger" compares.
     pub async fn ledger(&self, player: &str) -> anyhow::Result<Vec<(String, i64)>> {
         let (_, h) = self.get(&format!("/players/{player}/history")).await?;
-        let mut lines: Vec<(String, i64)> = h["lines"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| (l["kind"].as_str().unwrap_or_default().to_string(), l["amount"].as_i64().unwrap_or_default()))
-            .collect();
+        let mut lines: Vec<(String, i64)> =
+            h["lines"].as_array().into_iter().flatten().map(|l| (l["kind"].as_str().unwrap_or_default().to_string(), l["amount"].as_i64().unwrap_or_default())).collect();
         lines.sort();
         Ok(lines)
     }
