@@ -7,21 +7,32 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use api_robustness::data::Fingerprint;
 use api_robustness::hostile::{self, Expect, Service};
 use api_robustness::raw;
+use api_robustness::data::Fingerprint;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
 /// Longest a hostile request may take before it counts as a hang.
 const HANG: Duration = Duration::from_secs(15);
 
+/// The PR gate's 2,500 generated requests (and every hand-picked one); the nightly profile's twin
+/// sends 10,000. `MVE_FUZZ_CASES` overrides either.
 #[test]
-fn ten_thousand_hostile_requests_get_4xx_json_errors_and_change_no_data() {
+fn hostile_requests_get_4xx_json_errors_and_change_no_data() {
+    hostile_requests(2_500, "fuzz");
+}
+
+#[test]
+fn nightly_ten_thousand_hostile_requests_get_4xx_json_errors_and_change_no_data() {
+    hostile_requests(10_000, "nightly_fuzz");
+}
+
+fn hostile_requests(default_cases: u32, result_name: &str) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // Containers are removed on drop, which needs the runtime: also while a failure unwinds.
     let _in_runtime = rt.enter();
     let seed = common::seed(14_001);
-    let cases: u32 = api_robustness::env_or("MVE_FUZZ_CASES", 10_000);
+    let cases: u32 = api_robustness::env_or("MVE_FUZZ_CASES", default_cases);
     let mve = rt.block_on(common::mve_with_history(seed, 30, &[])).expect("the MVE starts");
     let (indexer, payments) = rt.block_on(async { (common::addr(&mve.indexer.url().await.unwrap()), common::addr(&mve.payments_url().await.unwrap())) });
     let before = rt.block_on(Fingerprint::take(&mve)).expect("fingerprint");
@@ -46,12 +57,7 @@ fn ten_thousand_hostile_requests_get_4xx_json_errors_and_change_no_data() {
         }
     });
     let survey_failures = survey_failures.into_inner();
-    assert!(
-        survey_failures.is_empty(),
-        "{} kinds of hostile request not refused cleanly (first of each):\n{}",
-        survey_failures.len(),
-        survey_failures.values().cloned().collect::<Vec<_>>().join("\n")
-    );
+    assert!(survey_failures.is_empty(), "{} kinds of hostile request not refused cleanly (first of each):\n{}", survey_failures.len(), survey_failures.values().cloned().collect::<Vec<_>>().join("\n"));
     let fuzz_seconds = started.elapsed().as_secs_f64();
     if let Err(e) = run {
         panic!("a hostile request was not refused cleanly (seed {seed}; minimal input after shrinking):\n{e}");
@@ -88,7 +94,7 @@ fn ten_thousand_hostile_requests_get_4xx_json_errors_and_change_no_data() {
     });
     let path = harness::results::write_json(
         "api-robustness",
-        "fuzz",
+        result_name,
         &serde_json::json!({
             "seed": seed,
             "generated_requests": cases,

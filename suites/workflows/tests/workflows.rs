@@ -93,6 +93,6 @@ fn every_mutant_names_code_that_exists() {
             }
         }
     }
-    assert!(edits > 100, "only {edits} mutant edits found: is suites/*/mutants.txt still where this test looks?");
+    assert!(edits >= 60, "only {edits} mutant edits found: is suites/*/mutants.txt still where this test looks?");
     assert!(missing.is_empty(), "{} mutant edits name text that is gone:\n{}", missing.len(), missing.join("\n"));
 }
