@@ -7,9 +7,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use api_robustness::data::Fingerprint;
 use api_robustness::hostile::{self, Expect, Service};
 use api_robustness::raw;
-use api_robustness::data::Fingerprint;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
 /// Longest a hostile request may take before it counts as a hang.
@@ -57,7 +57,12 @@ fn hostile_requests(default_cases: u32, result_name: &str) {
         }
     });
     let survey_failures = survey_failures.into_inner();
-    assert!(survey_failures.is_empty(), "{} kinds of hostile request not refused cleanly (first of each):\n{}", survey_failures.len(), survey_failures.values().cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        survey_failures.is_empty(),
+        "{} kinds of hostile request not refused cleanly (first of each):\n{}",
+        survey_failures.len(),
+        survey_failures.values().cloned().collect::<Vec<_>>().join("\n")
+    );
     let fuzz_seconds = started.elapsed().as_secs_f64();
     if let Err(e) = run {
         panic!("a hostile request was not refused cleanly (seed {seed}; minimal input after shrinking):\n{e}");
