@@ -71,13 +71,7 @@ fn build_once_per_run(package: &str, bin: &str) -> Result<PathBuf> {
     let run = std::env::var("NEXTEST_RUN_ID").ok().filter(|_| profile == "dev");
     let Some(run) = run else { return build(package, bin) };
     let dir = crate::results::target_dir().join("mve-platform-build");
-    let lock = dir.join("lock");
-    let _lock = {
-        let file = std::fs::create_dir_all(&dir).and_then(|()| std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock));
-        let file = file.map_err(|e| Error::Config(format!("opening {}: {e}", lock.display())))?;
-        file.lock().map_err(|e| Error::Config(format!("locking {}: {e}", lock.display())))?;
-        file
-    };
+    let _lock = session::FileLock::acquire_blocking(&dir.join("lock"))?;
     let stamp = dir.join("built-by-run");
     let path = crate::results::target_dir().join("debug").join(bin);
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == run) && path.is_file() {

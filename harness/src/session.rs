@@ -106,13 +106,14 @@ fn open_lock(path: &Path) -> Result<File> {
 
 impl FileLock {
     pub async fn acquire(path: PathBuf) -> Result<FileLock> {
-        tokio::task::spawn_blocking(move || {
-            let file = open_lock(&path)?;
-            file.lock()?;
-            Ok(FileLock { _file: file })
-        })
-        .await
-        .expect("lock task panicked")
+        tokio::task::spawn_blocking(move || FileLock::acquire_blocking(&path)).await.expect("lock task panicked")
+    }
+
+    /// [`FileLock::acquire`] for code outside the runtime: blocks the calling thread.
+    pub fn acquire_blocking(path: &Path) -> Result<FileLock> {
+        let file = open_lock(path)?;
+        file.lock()?;
+        Ok(FileLock { _file: file })
     }
 
     pub fn try_acquire(path: &Path) -> Result<Option<FileLock>> {

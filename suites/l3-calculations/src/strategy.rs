@@ -54,25 +54,20 @@ fn spread(avg: u16, n: usize) -> BoxedStrategy<Vec<u16>> {
         .boxed()
 }
 
+/// The 12 sub-stats from their four categories' spreads (4, 4, 2 and 2 sub-stats).
+fn categories((c, m, s, x): (Vec<u16>, Vec<u16>, Vec<u16>, Vec<u16>)) -> Stats {
+    let mut out = [0u16; 12];
+    out[..4].copy_from_slice(&c);
+    out[4..8].copy_from_slice(&m);
+    out[8..10].copy_from_slice(&s);
+    out[10..].copy_from_slice(&x);
+    out
+}
+
 /// Base stats by category averages (frequent ties and thresholds), or sub-stat by sub-stat.
 pub fn base_stats() -> BoxedStrategy<Stats> {
-    let by_category = (average(), average(), average(), average()).prop_flat_map(|(c, m, s, x)| (spread(c, 4), spread(m, 4), spread(s, 2), spread(x, 2))).prop_map(|(c, m, s, x)| {
-        let mut out = [0u16; 12];
-        out[..4].copy_from_slice(&c);
-        out[4..8].copy_from_slice(&m);
-        out[8..10].copy_from_slice(&s);
-        out[10..].copy_from_slice(&x);
-        out
-    });
-    let tied =
-        (average(), proptest::bool::ANY).prop_flat_map(|(a, all4)| (spread(a, 4), spread(a, 4), spread(a, 2), spread(if all4 { a } else { a.saturating_sub(50) }, 2))).prop_map(|(c, m, s, x)| {
-            let mut out = [0u16; 12];
-            out[..4].copy_from_slice(&c);
-            out[4..8].copy_from_slice(&m);
-            out[8..10].copy_from_slice(&s);
-            out[10..].copy_from_slice(&x);
-            out
-        });
+    let by_category = (average(), average(), average(), average()).prop_flat_map(|(c, m, s, x)| (spread(c, 4), spread(m, 4), spread(s, 2), spread(x, 2))).prop_map(categories);
+    let tied = (average(), proptest::bool::ANY).prop_flat_map(|(a, all4)| (spread(a, 4), spread(a, 4), spread(a, 2), spread(if all4 { a } else { a.saturating_sub(50) }, 2))).prop_map(categories);
     prop_oneof![
         8 => by_category,
         4 => tied,

@@ -24,17 +24,12 @@ const IN_FLIGHT: usize = 16;
 /// thousand in all; the nightly profile runs 120 batches, over ten thousand.
 #[test]
 fn classify_on_chain_equals_the_oracle_on_a_thousand_loadouts() {
-    on_a_big_stack(|| run(12, 1_000, "differential"));
+    common::on_a_big_stack(|| run(12, 1_000, "differential"));
 }
 
 #[test]
 fn nightly_classify_on_chain_equals_the_oracle_on_ten_thousand_loadouts() {
-    on_a_big_stack(|| run(120, 10_000, "nightly_differential"));
-}
-
-/// Batches of nested strategies build deep value trees: more stack than a test thread's 2 MiB.
-fn on_a_big_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new().stack_size(256 << 20).spawn(f).unwrap().join().map_err(std::panic::resume_unwind).unwrap();
+    common::on_a_big_stack(|| run(120, 10_000, "nightly_differential"));
 }
 
 fn run(batches: u32, min_loadouts: usize, result_name: &str) {

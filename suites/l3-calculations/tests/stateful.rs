@@ -326,16 +326,12 @@ const MIN_ACCEPTED_SHARE: f64 = 0.5;
 /// The PR gate runs 16 sequences; the nightly profile 64.
 #[test]
 fn random_operation_sequences_keep_the_stored_state_equal_to_the_oracle() {
-    on_a_big_stack(|| run(16));
+    common::on_a_big_stack(|| run(16));
 }
 
 #[test]
 fn nightly_random_operation_sequences_keep_the_stored_state_equal_to_the_oracle() {
-    on_a_big_stack(|| run(64));
-}
-
-fn on_a_big_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new().stack_size(256 << 20).spawn(f).unwrap().join().map_err(std::panic::resume_unwind).unwrap();
+    common::on_a_big_stack(|| run(64));
 }
 
 // The snapshot's lock is held across the revert on purpose: one sequence at a time owns the chain

@@ -103,3 +103,9 @@ pub fn token(item_type: u8, rarity: u8, trait_affiliation: u8, class_affinities:
 pub fn stats_with_averages(c: u16, m: u16, s: u16, x: u16) -> Stats {
     [c, c, c, c, m, m, m, m, s, s, x, x]
 }
+
+/// Runs `f` on a thread with a 256 MiB stack: proptest's batches of nested strategies build deep
+/// value trees, more than a test thread's 2 MiB.
+pub fn on_a_big_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new().stack_size(256 << 20).spawn(f).unwrap().join().map_err(std::panic::resume_unwind).unwrap();
+}
