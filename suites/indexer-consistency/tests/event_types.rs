@@ -146,6 +146,37 @@ async fn an_item_transfer_changes_its_owner() -> anyhow::Result<()> {
     c.exactly("item_transfer", vec![item(a, 7)], Op::TransferItem { from: a, to: b, item: 1 }, &["ItemTransfer"]).await
 }
 
+/// `GET /owners/{address}/items` at a block lists exactly the items the chain says the owner held
+/// then, each as the chain has it — before a transfer and after it. (The gate's other tests never
+/// read this route; only the 100-user load did, and that runs nightly.)
+#[tokio::test]
+async fn an_owners_items_at_a_block_are_the_items_the_chain_says_they_held() -> anyhow::Result<()> {
+    let mut c = Case::new().await?;
+    let (a, b) = (c.env.players[0], c.env.players[1]);
+    for op in [item(a, 1), item(a, 2), item(b, 3)] {
+        assert!(c.send(op.clone()).await?, "setup {op:?} should succeed");
+    }
+    let before = c.env.settle(&c.indexer).await?;
+    assert!(c.send(Op::TransferItem { from: a, to: b, item: 1 }).await?);
+    let after = c.env.settle(&c.indexer).await?;
+    for (block, held_by_a, held_by_b) in [(before, vec![1, 2], vec![3]), (after, vec![2], vec![1, 3])] {
+        for (owner, expected) in [(a, held_by_a), (b, held_by_b)] {
+            let (at, ours) = c.indexer.api.items_of(owner, Some(block)).await?;
+            assert_eq!(at, block, "the answer names the block it was asked for");
+            let mut chain = Vec::new();
+            for id in 1..=3 {
+                let view = checker::chain_item(c.env.p(), &c.env.d, id, block).await?;
+                if view.owner == owner {
+                    chain.push(view);
+                }
+            }
+            assert_eq!(chain.iter().map(|i| i.id).collect::<Vec<_>>(), expected, "the chain's own answer (test setup)");
+            assert_eq!(ours, chain, "items of {owner:#x} at block {block}");
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_ntc_mint_credits_the_balance() -> anyhow::Result<()> {
     let c = Case::new().await?;
