@@ -103,6 +103,22 @@ impl Env {
         Ok(Indexer { handle, api })
     }
 
+    /// An indexer that reaches its database only through a [`harness::nemesis::Link`] of its own,
+    /// so that a test can cut the indexer off MariaDB while the other tests keep using it.
+    pub async fn start_indexer_with_db_link(&self) -> anyhow::Result<(Indexer, harness::nemesis::Link)> {
+        let link = self.stack.link_to(self.stack.mariadb()?).await?;
+        let rpc = self.chain.network_url.clone().expect("container chain");
+        let mut env = self.indexer_env(&rpc);
+        for (name, value) in env.iter_mut() {
+            if *name == "INDEXER_DATABASE_URL" {
+                *value = format!("{}/{}", link.url(), self.db.name);
+            }
+        }
+        let handle = self.stack.start_platform_linked(Service::Indexer, &env, &[&link]).await?;
+        let api = IndexerApi::new(&handle.url().await?);
+        Ok((Indexer { handle, api }, link))
+    }
+
     pub fn generator(&self, seed: u64) -> Generator {
         Generator::new(seed, self.admin, self.players.clone(), 0.05)
     }
