@@ -81,7 +81,12 @@ async fn outage_then_catch_up(test: &str, operations_during: usize) -> anyhow::R
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_its_database_is_cut_off_reads_are_503_and_afterwards_the_indexer_catches_up() -> anyhow::Result<()> {
     let env = Env::shared().await?;
-    let (indexer, link) = env.start_indexer_with_db_link().await?;
+    // The indexer reaches MariaDB over a link of its own: the other tests keep the shared MariaDB.
+    let link = env.stack.link_to(env.stack.mariadb()?).await?;
+    let mut config = env.indexer_env(&env.chain.network_url.clone().expect("container chain"));
+    config.retain(|(k, _)| *k != "INDEXER_DATABASE_URL");
+    config.push(("INDEXER_DATABASE_URL", format!("{}/{}", link.url(), env.db.name)));
+    let indexer = env.start_indexer_linked(config, &[&link]).await?;
     let s = seed(4_311);
     let mut generator = env.generator(s);
     env.run(&mut generator, &Workload::new(s, 60)).await?;

@@ -98,25 +98,15 @@ impl Env {
     }
 
     pub async fn start_indexer_with(&self, env: Vec<(&'static str, String)>) -> anyhow::Result<Indexer> {
-        let handle = self.stack.start_platform(Service::Indexer, &env).await?;
-        let api = IndexerApi::new(&handle.url().await?);
-        Ok(Indexer { handle, api })
+        self.start_indexer_linked(env, &[]).await
     }
 
-    /// An indexer that reaches its database only through a [`harness::nemesis::Link`] of its own,
-    /// so that a test can cut the indexer off MariaDB while the other tests keep using it.
-    pub async fn start_indexer_with_db_link(&self) -> anyhow::Result<(Indexer, harness::nemesis::Link)> {
-        let link = self.stack.link_to(self.stack.mariadb()?).await?;
-        let rpc = self.chain.network_url.clone().expect("container chain");
-        let mut env = self.indexer_env(&rpc);
-        for (name, value) in env.iter_mut() {
-            if *name == "INDEXER_DATABASE_URL" {
-                *value = format!("{}/{}", link.url(), self.db.name);
-            }
-        }
-        let handle = self.stack.start_platform_linked(Service::Indexer, &env, &[&link]).await?;
+    /// An indexer that reaches a dependency only through `links` (cut them to cut it off): it
+    /// joins them before its readiness is awaited, so the link may carry its database.
+    pub async fn start_indexer_linked(&self, env: Vec<(&'static str, String)>, links: &[&harness::nemesis::Link]) -> anyhow::Result<Indexer> {
+        let handle = self.stack.start_platform_linked(Service::Indexer, &env, links).await?;
         let api = IndexerApi::new(&handle.url().await?);
-        Ok((Indexer { handle, api }, link))
+        Ok(Indexer { handle, api })
     }
 
     pub fn generator(&self, seed: u64) -> Generator {
