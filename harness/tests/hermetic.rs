@@ -8,9 +8,24 @@ use std::process::Command;
 
 use harness::Stack;
 
+/// Reads the rules as root, or through `sudo -n` for any other user (GitHub's `runner` has
+/// passwordless sudo): reading iptables needs root, and running `iptables` directly failed this
+/// test for every user but root (review U2). Without either it fails, saying so: the guard cannot be
+/// seen otherwise (a probe would have to send packets off the machine).
 fn iptables(args: &[&str]) -> String {
-    let out = Command::new("iptables").args(args).output().expect("iptables not runnable: scripts/setup installs it and must run as root");
-    assert!(out.status.success(), "iptables {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut command = if root { Command::new("iptables") } else { Command::new("sudo") };
+    if !root {
+        command.args(["-n", "iptables"]);
+    }
+    let out = command.args(args).output().expect("iptables (or sudo) not runnable: scripts/setup installs iptables");
+    assert!(
+        out.status.success(),
+        "iptables {args:?} as uid {}{}: {}\nreading the egress guard needs root: run as root, or give this user passwordless sudo for iptables",
+        unsafe { libc::geteuid() },
+        if root { "" } else { " through sudo -n" },
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

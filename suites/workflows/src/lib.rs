@@ -7,8 +7,11 @@
 //!   `scripts/regression` writes tests that do;
 //! - `scripts/release-verdict` says GO only when nothing blocks; `scripts/junit-summary` reports
 //!   what a run did;
-//! - [`report`]: the run report (`run_report`: HTML with plots, and Markdown).
+//! - [`report`]: the run report (`run_report`: HTML with plots, and Markdown);
+//! - [`dry_run`]: GitHub's jobs run here as a non-root runner in a fresh clone (`tests/dry_run.rs`,
+//!   and `cargo run -p workflows --bin workflow_dry_run` by hand).
 
+pub mod dry_run;
 pub mod report;
 
 use std::path::PathBuf;
