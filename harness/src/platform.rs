@@ -49,11 +49,9 @@ fn coverage_profile(container_name: &str) -> Option<(String, String)> {
 }
 
 /// Builds (or finds up to date) the service's binary with cargo, once per test process and, under
-/// nextest, once per run: the first test process of a run builds and stamps the run's id, the others
-/// find the stamp. Even a no-op cargo build costs about a second and takes cargo's lock on
-/// `target/`, so one per test process (every test, under nextest) queued the gate's tests behind
-/// each other. `MVE_PLATFORM_PROFILE` other than `dev` (benchmarks) builds just that binary in that
-/// profile.
+/// nextest, once per run and binary: the first test process of a run that needs it builds it and
+/// stamps the run's id, the others find the stamp. Even a no-op cargo build costs about a second
+/// and takes cargo's lock on `target/`, so one per test process queued the gate's tests.
 pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
     static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().expect("build cache lock");
@@ -65,34 +63,42 @@ pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The stamp (under its lock) that says which nextest run built the platform binaries last.
+/// The stamp (under its lock) that says which nextest run built `bin` last.
 fn build_once_per_run(package: &str, bin: &str) -> Result<PathBuf> {
     let profile = std::env::var("MVE_PLATFORM_PROFILE").unwrap_or_else(|_| "dev".into());
-    let run = std::env::var("NEXTEST_RUN_ID").ok().filter(|_| profile == "dev");
-    let Some(run) = run else { return build(package, bin) };
+    let Some(run) = std::env::var("NEXTEST_RUN_ID").ok() else { return build(package, bin, &profile) };
     let dir = crate::results::target_dir().join("mve-platform-build");
     let _lock = session::FileLock::acquire_blocking(&dir.join("lock"))?;
-    let stamp = dir.join("built-by-run");
-    let path = crate::results::target_dir().join("debug").join(bin);
+    let stamp = dir.join(format!("built-by-run-{bin}-{profile}"));
+    let path = crate::results::target_dir().join(profile_dir(&profile)).join(bin);
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == run) && path.is_file() {
         return Ok(path);
     }
-    let path = build(package, bin)?;
+    let path = build(package, bin, &profile)?;
     std::fs::write(&stamp, &run).map_err(|e| Error::Config(format!("writing {}: {e}", stamp.display())))?;
     Ok(path)
 }
 
-fn build(package: &str, bin: &str) -> Result<PathBuf> {
+fn profile_dir(profile: &str) -> &str {
+    if profile == "dev" { "debug" } else { profile }
+}
+
+/// `cargo build -p PACKAGE --bin BIN`: only the binary this test runs. The workspace-hack crate
+/// (cargo-hakari) gives every selection the workspace's feature set, so after any build of the
+/// suites this compiles the service's own crate at most: `-p indexer-consistency` no longer drags
+/// in a build of the whole workspace (llama.cpp included) inside its first test, where it ran past
+/// nextest's time-out (review U3). cargo's output goes to `target/mve-platform-build/<bin>.log`
+/// as it comes, and its failure into the error.
+fn build(package: &str, bin: &str, profile: &str) -> Result<PathBuf> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    // Tests use the dev build (fast to compile); benchmarks ask for `MVE_PLATFORM_PROFILE=release`.
-    let profile = std::env::var("MVE_PLATFORM_PROFILE").unwrap_or_else(|_| "dev".into());
-    // For tests, the same selection as `cargo nextest run --workspace` (all packages, tests
-    // included): features unify the same way, so after the suite's own build this only links the
-    // binaries, instead of rebuilding half the dependency graph with `-p`'s feature set.
-    let args: Vec<&str> = if profile == "dev" { vec!["build", "--quiet", "--workspace", "--bins", "--tests"] } else { vec!["build", "--quiet", "--profile", &profile, "-p", package, "--bin", bin] };
+    let args = ["build", "--profile", profile, "-p", package, "--bin", bin];
+    let dir = crate::results::target_dir().join("mve-platform-build");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Config(format!("creating {}: {e}", dir.display())))?;
+    let log_path = dir.join(format!("{bin}.log"));
+    let log = std::fs::File::create(&log_path).map_err(|e| Error::Config(format!("creating {}: {e}", log_path.display())))?;
     let mut command = Command::new(&cargo);
-    command.current_dir(&workspace).args(&args);
+    command.current_dir(&workspace).args(args).stdout(log.try_clone().map_err(|e| Error::Config(e.to_string()))?).stderr(log);
     // The test process carries the variables cargo sets for the test being run (its manifest dir,
     // package name, ...). A build script that watches one of them (ring's watches
     // CARGO_MANIFEST_DIR) would see it change, rebuild, and drag rustls, reqwest and alloy along:
@@ -103,12 +109,17 @@ fn build(package: &str, bin: &str) -> Result<PathBuf> {
             command.env_remove(name.as_ref());
         }
     }
-    let output = command.output().map_err(|e| Error::Config(format!("running cargo to build {bin}: {e}")))?;
-    if !output.status.success() {
-        return Err(Error::Config(format!("cargo {} failed:\n{}", args.join(" "), String::from_utf8_lossy(&output.stderr))));
+    let started = std::time::Instant::now();
+    eprintln!("harness: cargo {} (log: {})", args.join(" "), log_path.display());
+    let status = command.status().map_err(|e| Error::Config(format!("running cargo to build {bin}: {e}")))?;
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    if !status.success() {
+        let tail: Vec<&str> = output.lines().rev().take(40).collect();
+        return Err(Error::Config(format!("cargo {} failed ({status}); the end of {}:\n{}", args.join(" "), log_path.display(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"))));
     }
-    let dir = if profile == "dev" { "debug" } else { profile.as_str() };
-    let path = crate::results::target_dir().join(dir).join(bin);
+    let compiled = output.lines().filter(|l| l.trim_start().starts_with("Compiling")).count();
+    eprintln!("harness: built {bin} in {:.1} s ({compiled} crates compiled)", started.elapsed().as_secs_f64());
+    let path = crate::results::target_dir().join(profile_dir(profile)).join(bin);
     if !path.is_file() {
         return Err(Error::Config(format!("cargo built {bin} but {} is not there", path.display())));
     }

@@ -46,7 +46,8 @@ fn the_pr_gate_has_a_job_for_every_package() {
     let root = workflows::root();
     let gate = std::fs::read_to_string(root.join(".github/workflows/pr-gate.yml")).unwrap();
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    assert!(manifest.contains(r#"members = ["harness", "contracts", "platform/*", "suites/*"]"#), "the workspace's members changed: update this test");
+    assert!(manifest.contains(r#"members = ["harness", "contracts", "platform/*", "suites/*", "workspace-hack"]"#), "the workspace's members changed: update this test");
+    // workspace-hack has no code and no tests: it only carries the unified features (cargo-hakari).
     let mut dirs = vec![root.join("harness"), root.join("contracts")];
     for parent in ["platform", "suites"] {
         for e in std::fs::read_dir(root.join(parent)).unwrap() {
@@ -95,4 +96,33 @@ fn every_mutant_names_code_that_exists() {
     }
     assert!(edits >= 60, "only {edits} mutant edits found: is suites/*/mutants.txt still where this test looks?");
     assert!(missing.is_empty(), "{} mutant edits name text that is gone:\n{}", missing.len(), missing.join("\n"));
+}
+
+/// workspace-hack/ holds the features every build shares (cargo-hakari): stale, and `-p` builds
+/// (the harness's own build of a service binary among them) go back to feature sets of their own.
+#[test]
+fn the_workspace_hack_is_current() {
+    let root = workflows::root();
+    for args in [&["hakari", "generate", "--diff"][..], &["hakari", "manage-deps", "--dry-run"], &["hakari", "verify"]] {
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).args(args).current_dir(&root).output().expect("cargo runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!text.contains("no such command"), "cargo-hakari is not installed: run scripts/setup\n{text}");
+        assert!(out.status.success(), "cargo {}: workspace-hack is stale; run `cargo hakari generate && cargo hakari manage-deps`\n{text}", args.join(" "));
+    }
+}
+
+/// The toolchain is pinned once (rust-toolchain.toml) and every workflow installs that one: a
+/// floating `@stable` lets a new release's lints fail clippy -D warnings on every pull request.
+#[test]
+fn the_workflows_use_the_pinned_toolchain() {
+    let root = workflows::root();
+    let pin = std::fs::read_to_string(root.join("rust-toolchain.toml")).expect("rust-toolchain.toml");
+    let channel = pin.lines().find_map(|l| l.strip_prefix("channel = ")).expect("a channel").trim_matches('"').to_string();
+    for f in workflow_files() {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for l in text.lines().filter(|l| l.contains("dtolnay/rust-toolchain@")) {
+            let version = l.split('@').nth(1).unwrap_or_default().trim();
+            assert_eq!(version, channel, "{}: {l:?} installs another toolchain than rust-toolchain.toml's {channel}", f.display());
+        }
+    }
 }
