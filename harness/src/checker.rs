@@ -462,13 +462,26 @@ pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts:
 /// any reorg or crash. Reads the reference build's schema directly (`tables`: each block-tagged
 /// table and the column naming its block), so it applies to that build only; the API-level checks
 /// apply to any build.
-pub async fn orphans(pool: &sqlx::MySqlPool, p: &DynProvider, tables: &[(&str, &str)]) -> Result<Vec<String>> {
+pub async fn orphans(pool: &sqlx::MySqlPool, p: &DynProvider) -> Result<Vec<String>> {
     use sqlx::Row;
     let cursor: Option<u64> = sqlx::query_scalar("SELECT block_number FROM index_cursor WHERE id = 1").fetch_optional(pool).await?;
     let cursor = cursor.unwrap_or(0);
     let mut found = Vec::new();
-    for (table, column) in tables {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} > ?")).bind(cursor).fetch_one(pool).await?;
+    // Every table that tags its rows with a block, found in the schema itself rather than taken
+    // from the indexer's own list (review W4): a derived table its rollback forgets is checked too.
+    let tables: Vec<(String, String)> = sqlx::query_as(
+        "SELECT CAST(c.table_name AS CHAR), CAST(c.column_name AS CHAR) FROM information_schema.columns c JOIN information_schema.tables t \
+         ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+         WHERE c.table_schema = DATABASE() AND t.table_type = 'BASE TABLE' AND (c.column_name = 'block_number' OR (c.table_name = 'blocks' AND c.column_name = 'number')) \
+         AND c.table_name <> 'index_cursor' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await?;
+    if tables.is_empty() {
+        found.push("no table of the indexer's schema tags its rows with a block: is this the indexer's database?".into());
+    }
+    for (table, column) in &tables {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM `{table}` WHERE `{column}` > ?")).bind(cursor).fetch_one(pool).await?;
         if n > 0 {
             found.push(format!("{n} rows of {table} above the cursor {cursor}"));
         }

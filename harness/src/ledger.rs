@@ -58,11 +58,11 @@ async fn invariants(conn: &mut sqlx::MySqlConnection, players: &[String]) -> any
     }
     let orphans: Vec<(String, String)> = sqlx::query_as(
         "SELECT l.kind, COALESCE(l.stripe_event, '') FROM ledger l LEFT JOIN webhook_events w ON w.event_id = l.stripe_event \
-         WHERE l.stripe_event IS NOT NULL AND (w.event_id IS NULL OR w.outcome NOT IN ('applied', 'flagged_for_review'))",
+         WHERE l.stripe_event IS NOT NULL AND w.event_id IS NULL",
     )
     .fetch_all(&mut *conn)
     .await?;
-    anyhow::ensure!(orphans.is_empty(), "ledger lines whose event is not recorded as applied: {orphans:?}");
+    anyhow::ensure!(orphans.is_empty(), "ledger lines whose event is not in the record of applied events (payments.md: the record and the lines are one transaction): {orphans:?}");
     let pending: Vec<String> = sqlx::query_scalar("SELECT event_id FROM webhook_events WHERE outcome = 'pending'").fetch_all(&mut *conn).await?;
     anyhow::ensure!(pending.is_empty(), "events recorded but never finished: {pending:?}");
     let rows = sqlx::query(

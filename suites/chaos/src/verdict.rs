@@ -60,7 +60,7 @@ pub async fn check(mve: &Mve, record: &Record) -> anyhow::Result<ScenarioVerdict
         findings.push(indexer.summary());
     }
     let (indexer_pool, payments_pool) = mve.pools().await?;
-    let orphans = checker::orphans(&indexer_pool, p, &mve_indexer::store::BLOCK_TAGGED_TABLES).await?;
+    let orphans = checker::orphans(&indexer_pool, p).await?;
     findings.extend(orphans.iter().map(|o| format!("orphan: {o}")));
 
     // Every answer a reader got, against the chain at the block it claimed.

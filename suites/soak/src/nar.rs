@@ -9,6 +9,9 @@ pub struct NarClient {
     child: Child,
     out: PathBuf,
     pid: u32,
+    /// How far the output has been read, and the generations counted up to there: each sample
+    /// reads only what is new (the output grows for the whole soak).
+    counted: std::sync::Mutex<(u64, u64)>,
 }
 
 impl NarClient {
@@ -30,12 +33,29 @@ impl NarClient {
             .stderr(Stdio::piped())
             .spawn()?;
         let pid = child.id();
-        Ok(NarClient { child, out, pid })
+        Ok(NarClient { child, out, pid, counted: std::sync::Mutex::new((0, 0)) })
     }
 
     /// Generations finished so far (buffered output: a lower bound).
     pub fn generations(&self) -> u64 {
-        std::fs::read_to_string(&self.out).map(|s| s.lines().filter(|l| l.starts_with("text: ")).count() as u64).unwrap_or(0)
+        use std::io::{BufRead, Seek};
+        let mut counted = self.counted.lock().expect("counted");
+        let Ok(mut file) = std::fs::File::open(&self.out) else { return counted.1 };
+        if file.seek(std::io::SeekFrom::Start(counted.0)).is_err() {
+            return counted.1;
+        }
+        // Whole lines only: a line still being written is counted next time.
+        let mut reader = std::io::BufReader::new(file);
+        let mut line = String::new();
+        while let Ok(n) = reader.read_line(&mut line) {
+            if n == 0 || !line.ends_with('\n') {
+                break;
+            }
+            counted.0 += n as u64;
+            counted.1 += u64::from(line.starts_with("text: "));
+            line.clear();
+        }
+        counted.1
     }
 
     /// Resident memory of the client (the library and its engine), in KiB.

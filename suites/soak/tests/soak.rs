@@ -18,6 +18,33 @@ use soak::sampler::{Series, Since, sample};
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 const CHECK_EVERY: Duration = Duration::from_secs(60);
+/// How often the verdict so far is written: a soak killed at hour 30 leaves one for 30 hours.
+const VERDICT_EVERY: Duration = Duration::from_secs(300);
+
+/// Writes `soak.json`: the drift verdict over every sample written so far and the findings so far;
+/// `complete` only at the end.
+fn write_verdict(series: &Series, seed: u64, duration: Duration, elapsed: Duration, checks: usize, findings: &[String], end: Option<serde_json::Value>) -> anyhow::Result<(soak::drift::Drift, std::path::PathBuf)> {
+    let drift = soak::drift::judge(&Series::read(&series.path)?);
+    let mut all: Vec<String> = findings.to_vec();
+    all.extend(drift.findings.iter().cloned());
+    let path = harness::results::write_json(
+        "soak",
+        "soak",
+        &serde_json::json!({
+            "complete": end.is_some(),
+            "seed": seed,
+            "duration_seconds": duration.as_secs(),
+            "elapsed_seconds": elapsed.as_secs(),
+            "series": series.path,
+            "samples": series.count,
+            "periodic_checks": checks,
+            "drift": drift,
+            "end": end,
+            "findings": all,
+        }),
+    )?;
+    Ok((drift, path))
+}
 
 /// The readers' answers since the last check, against the chain at the block each claimed.
 async fn check_answers(mve: &Mve, answers: Vec<IndexerAnswer>) -> anyhow::Result<Vec<String>> {
@@ -60,6 +87,7 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
         let mut since = Since::default();
         let started = Instant::now();
         let mut next_check = started + CHECK_EVERY;
+        let mut next_verdict = started + VERDICT_EVERY;
         while started.elapsed() < duration {
             let s = sample(&mve, &load.record, nar, started.elapsed().as_secs_f64(), &mut since).await?;
             series.push(s)?;
@@ -76,6 +104,10 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
                     findings.push(format!("ledger at check {checks}: {e:#}"));
                 }
                 next_check += CHECK_EVERY;
+            }
+            if Instant::now() >= next_verdict && series.count >= 8 {
+                write_verdict(&series, seed, duration, started.elapsed(), checks, &findings, None)?;
+                next_verdict += VERDICT_EVERY;
             }
             // The sampling period.
             tokio::time::sleep(SAMPLE_EVERY).await;
@@ -113,7 +145,7 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
         findings.push(verdict.summary());
     }
     let (indexer_pool, payments_pool) = mve.pools().await?;
-    findings.extend(checker::orphans(&indexer_pool, p, &mve_indexer::store::BLOCK_TAGGED_TABLES).await?);
+    findings.extend(checker::orphans(&indexer_pool, p).await?);
     for (player, want) in record.expected_balances() {
         let have = harness::ledger::table_balance(&payments_pool, &player).await?.balance;
         if have != want {
@@ -128,25 +160,11 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
         findings.push("the NAR client finished no generation".into());
     }
 
-    let drift = soak::drift::judge(&series.samples);
+    let end = serde_json::json!({ "nar_generations": generations, "chain_ops": record.chain_ops.load(std::sync::atomic::Ordering::Relaxed), "verdict": verdict });
+    let (drift, path) = write_verdict(&series, seed, duration, duration, checks, &findings, Some(end))?;
     findings.extend(drift.findings.iter().cloned());
-    let path = harness::results::write_json(
-        "soak",
-        "soak",
-        &serde_json::json!({
-            "seed": seed,
-            "duration_seconds": duration.as_secs(),
-            "series": series.path,
-            "periodic_checks": checks,
-            "nar_generations": generations,
-            "chain_ops": record.chain_ops.load(std::sync::atomic::Ordering::Relaxed),
-            "drift": drift,
-            "verdict": verdict,
-            "findings": findings,
-        }),
-    )?;
     for s in &drift.series {
-        eprintln!("{:<28} {:>12.1} → {:>12.1} (bound {:>12.1}), {:+.1}/h", s.name, s.base, s.end, s.bound, s.slope_per_hour);
+        eprintln!("{:<44} {:>14.1} → {:>14.1} (bound {:>14.1}), slope {:+.1} ± {:.1}, at 48 h {:.1}", s.name, s.base, s.end, s.bound, s.slope_per_hour, s.slope_stderr, s.projected_48h);
     }
     eprintln!("result: {}", path.display());
     assert!(findings.is_empty(), "soak findings:\n  {}", findings.join("\n  "));

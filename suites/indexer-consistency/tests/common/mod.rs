@@ -171,5 +171,5 @@ pub fn assert_consistent(test: &str, verdict: &Verdict, extra: serde_json::Value
 /// Rows above the cursor, stored hashes the chain no longer has, stray events: the harness's DB
 /// check over the reference indexer's block-tagged tables.
 pub async fn orphans(env: &Env) -> anyhow::Result<Vec<String>> {
-    Ok(checker::orphans(&env.db.pool, env.p(), &mve_indexer::store::BLOCK_TAGGED_TABLES).await?)
+    Ok(checker::orphans(&env.db.pool, env.p()).await?)
 }
