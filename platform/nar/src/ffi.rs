@@ -119,6 +119,19 @@ fn require_engine() -> Result<(), Failure> {
     current().map(drop)
 }
 
+/// Set by a shutdown that finished, cleared by an init that did: nar-ffi.md's "after it".
+static SHUT_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// nar-ffi.md: "after [shutdown], calls other than init give ENGINE_NOT_INITIALIZED". The calls a
+/// client needs without an engine (defaults, version, free) still do their work there, so that a
+/// client that ignores their code loses nothing, but answer that code (see the crate docs).
+fn not_after_shutdown(call: &str) -> Result<(), Failure> {
+    if SHUT_DOWN.load(Ordering::SeqCst) {
+        return Err(Failure::new(NAR_ERROR_ENGINE_NOT_INITIALIZED, format!("the engine was shut down ({call} did its work, and answers so as the spec says); init it again")));
+    }
+    Ok(())
+}
+
 fn finite(v: f32, what: &str, range: std::ops::RangeInclusive<f32>) -> Result<f32, Failure> {
     if v.is_finite() && range.contains(&v) { Ok(v) } else { Err(invalid(format!("{what} = {v} is outside {range:?}"))) }
 }
@@ -146,7 +159,7 @@ pub extern "C" fn init_default_config_ffi(config: *mut NarConfigC) -> NarResultC
             debug_logging: false,
             log_file_path: std::ptr::null(),
         };
-        Ok(())
+        not_after_shutdown("init_default_config_ffi")
     })
 }
 
@@ -176,7 +189,7 @@ pub extern "C" fn init_default_params_ffi(params: *mut GenerateParamsC) -> NarRe
             mirostat_tau: 5.0,
             mirostat_eta: 0.1,
         };
-        Ok(())
+        not_after_shutdown("init_default_params_ffi")
     })
 }
 
@@ -232,6 +245,7 @@ pub extern "C" fn init_nar_engine_ffi(config: *const NarConfigC) -> NarResultCod
         match Engine::load(settings) {
             Ok(engine) => {
                 *ENGINE.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(engine));
+                SHUT_DOWN.store(false, Ordering::SeqCst);
                 set_status(NarEngineStatus::NAR_STATUS_READY);
                 Ok(())
             }
@@ -303,10 +317,12 @@ const ZEROED: NarGeneratedTextC = NarGeneratedTextC {
 
 /// One generation with the engine held: counts it as active while it runs.
 fn run(params: *const GenerateParamsC, out: *mut NarGeneratedTextC, on_token: &mut dyn FnMut(&str, u32)) -> Result<String, Failure> {
-    let out = non_null_mut(out, "out")?;
-    *out = ZEROED;
-    let params = non_null(params, "params")?;
+    zero(out);
+    // The state before the arguments (the crate docs): without an engine, NULL params are
+    // ENGINE_NOT_INITIALIZED too.
     let engine = current()?;
+    let out = non_null_mut(out, "out")?;
+    let params = non_null(params, "params")?;
     let req = request(&engine, params)?;
     engine.active.fetch_add(1, Ordering::SeqCst);
     let result = catch_unwind(AssertUnwindSafe(|| engine.generate(&req, on_token)));
@@ -327,6 +343,15 @@ fn run(params: *const GenerateParamsC, out: *mut NarGeneratedTextC, on_token: &m
     Ok(o.text)
 }
 
+/// A result struct the caller passed is reset before anything can fail, so that freeing it after
+/// any error is safe (it held garbage after a streaming call refused for its NULL callback).
+fn zero(out: *mut NarGeneratedTextC) {
+    // SAFETY: a non-NULL pointer is the caller's result struct.
+    if let Some(o) = unsafe { out.as_mut() } {
+        *o = ZEROED;
+    }
+}
+
 /// Generates text into `out` (overwritten; free it with `free_nar_generated_text_ffi`). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn generate_text_nar_ffi(params: *const GenerateParamsC, out: *mut NarGeneratedTextC) -> NarResultCode {
@@ -338,6 +363,8 @@ pub extern "C" fn generate_text_nar_ffi(params: *const GenerateParamsC, out: *mu
 #[unsafe(no_mangle)]
 pub extern "C" fn generate_text_streaming_nar_ffi(params: *const GenerateParamsC, callback: NarStreamingCallback, user_data: *mut c_void, final_out: *mut NarGeneratedTextC) -> NarResultCode {
     guarded("generate_text_streaming_nar_ffi", || {
+        zero(final_out);
+        require_engine()?;
         let callback = callback.ok_or_else(|| invalid("callback is NULL"))?;
         let text = run(params, final_out, &mut |partial, tokens| {
             let c = engine::cstring(partial);
@@ -366,7 +393,7 @@ pub extern "C" fn free_nar_generated_text_ffi(text: *mut NarGeneratedTextC) -> N
             }
         }
         *t = ZEROED;
-        Ok(())
+        not_after_shutdown("free_nar_generated_text_ffi")
     })
 }
 
@@ -430,7 +457,7 @@ pub extern "C" fn get_nar_version_ffi(major: *mut u32, minor: *mut u32, patch: *
     guarded("get_nar_version_ffi", || {
         let (a, b, c) = (non_null_mut(major, "major")?, non_null_mut(minor, "minor")?, non_null_mut(patch, "patch")?);
         (*a, *b, *c) = (NAR_VERSION_MAJOR, NAR_VERSION_MINOR, NAR_VERSION_PATCH);
-        Ok(())
+        not_after_shutdown("get_nar_version_ffi")
     })
 }
 
@@ -487,12 +514,14 @@ pub extern "C" fn cancel_generation_ffi() -> NarResultCode {
 #[unsafe(no_mangle)]
 pub extern "C" fn validate_model_file_ffi(path: *const c_char, is_valid: *mut bool, error_message: *mut c_char) -> NarResultCode {
     guarded("validate_model_file_ffi", || {
-        let valid = non_null_mut(is_valid, "is_valid")?;
-        *valid = false;
-        if error_message.is_null() {
-            return Err(invalid("error_message is NULL"));
+        // SAFETY: a non-NULL pointer is the caller's bool.
+        if let Some(v) = unsafe { is_valid.as_mut() } {
+            *v = false;
         }
         let write = |msg: &str| {
+            if error_message.is_null() {
+                return;
+            }
             let mut n = msg.len().min(NAR_MAX_ERROR_MESSAGE - 1);
             while !msg.is_char_boundary(n) {
                 n -= 1;
@@ -504,9 +533,14 @@ pub extern "C" fn validate_model_file_ffi(path: *const c_char, is_valid: *mut bo
             }
         };
         write("");
+        // The state before the arguments, as everywhere (the crate docs).
         if let Err(f) = require_engine() {
             write(&f.message);
             return Err(f);
+        }
+        let valid = non_null_mut(is_valid, "is_valid")?;
+        if error_message.is_null() {
+            return Err(invalid("error_message is NULL"));
         }
         let path = match string(path, "path", NAR_MAX_MODEL_PATH) {
             Ok(p) => p,
@@ -549,6 +583,7 @@ pub extern "C" fn shutdown_nar_engine_ffi() -> NarResultCode {
         }
         engine.log("shutting down");
         drop(engine);
+        SHUT_DOWN.store(true, Ordering::SeqCst);
         set_status(NarEngineStatus::NAR_STATUS_UNINITIALIZED);
         Ok(())
     })

@@ -52,18 +52,24 @@ int main(int argc, char **argv) {
     LOAD(generate_text_nar_ffi) LOAD(free_nar_generated_text_ffi) LOAD(shutdown_nar_engine_ffi)
     LOAD(get_nar_error_description_ffi) LOAD(generate_text_streaming_nar_ffi)
 
+    /* The defaults once, before the first init: after a shutdown nar-ffi.md has every call but
+     * init answer ENGINE_NOT_INITIALIZED, so a client keeps its config for the next init. */
+    NarConfigC config;
+    NarResultCode rc = init_default_config_ffi(&config);
+    if (rc != NAR_SUCCESS) { fprintf(stderr, "init_default_config: %d %s\n", rc, get_nar_error_description_ffi(rc)); return 1; }
+    config.model_path = argv[2];
+    config.context_length = 512;
+    config.thread_count = 2;
+    config.timeout_seconds = 0; /* no timeout: under valgrind a generation takes minutes */
+    GenerateParamsC defaults;
+    rc = init_default_params_ffi(&defaults);
+    if (rc != NAR_SUCCESS) { fprintf(stderr, "init_default_params: %d\n", rc); return 1; }
+
     for (int r = 0; r < rounds; r++) {
-        NarConfigC config;
-        NarResultCode rc = init_default_config_ffi(&config);
-        config.model_path = argv[2];
-        config.context_length = 512;
-        config.thread_count = 2;
-        config.timeout_seconds = 0; /* no timeout: under valgrind a generation takes minutes */
-        if (rc == NAR_SUCCESS) rc = init_nar_engine_ffi(&config);
+        rc = init_nar_engine_ffi(&config);
         if (rc != NAR_SUCCESS) { fprintf(stderr, "init: %d %s\n", rc, get_nar_error_description_ffi(rc)); return 1; }
 
-        GenerateParamsC params;
-        init_default_params_ffi(&params);
+        GenerateParamsC params = defaults;
         params.prompt = "A scout robot finds a sealed bunker door.";
         params.context = "narrative=EXPLORATION_DISCOVERY;class=EXPLORER;affiliation=NEUTRAL";
         params.max_tokens = max_tokens;

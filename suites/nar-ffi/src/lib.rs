@@ -78,6 +78,14 @@ macro_rules! sym {
 
 impl Nar {
     pub fn load() -> Nar {
+        // The library holds one engine per process. nextest runs each test in a process of its
+        // own; `cargo test` runs them as threads of one, where they would share (and shut down)
+        // each other's engine and fail at random. Say so instead (a bench loads it once).
+        static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let loads = LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if loads > 1 && std::env::var("NEXTEST_EXECUTION_MODE").as_deref() != Ok("process-per-test") {
+            panic!("the NAR suite needs a process per test (the library's engine is global): run it with `cargo nextest run -p nar-ffi`, not `cargo test`");
+        }
         let path = library_path();
         // SAFETY: loading the library runs its initialisers, which is what the client does too.
         let lib = unsafe { libloading::Library::new(&path) }.unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
@@ -107,7 +115,7 @@ impl Nar {
     pub fn config(&self, model: &CStr) -> NarConfigC {
         let mut c = std::mem::MaybeUninit::<NarConfigC>::zeroed();
         // SAFETY: a valid out-pointer.
-        assert_eq!(unsafe { (self.init_default_config)(c.as_mut_ptr()) }, NAR_SUCCESS);
+        self.assert_defaults(unsafe { (self.init_default_config)(c.as_mut_ptr()) }, "init_default_config_ffi");
         // SAFETY: filled by the call above.
         let mut c = unsafe { c.assume_init() };
         c.model_path = model.as_ptr();
@@ -116,11 +124,23 @@ impl Nar {
         c
     }
 
+    /// The defaults calls answer NAR_SUCCESS, or, after a shutdown, ENGINE_NOT_INITIALIZED having
+    /// filled the struct all the same (nar-ffi.md; the crate docs of platform/nar).
+    fn assert_defaults(&self, rc: NarResultCode, call: &str) {
+        if rc == NAR_SUCCESS {
+            return;
+        }
+        let (mut a, mut b, mut c) = (0, 0, 0);
+        // SAFETY: valid out-pointers.
+        let after_shutdown = unsafe { (self.version)(&mut a, &mut b, &mut c) } == NAR_ERROR_ENGINE_NOT_INITIALIZED;
+        assert!(rc == NAR_ERROR_ENGINE_NOT_INITIALIZED && after_shutdown, "{call} answered {rc:?}");
+    }
+
     /// Default parameters for a greedy (deterministic) request of `max_tokens`.
     pub fn params(&self, prompt: &CStr, max_tokens: u32) -> GenerateParamsC {
         let mut p = std::mem::MaybeUninit::<GenerateParamsC>::zeroed();
         // SAFETY: a valid out-pointer.
-        assert_eq!(unsafe { (self.init_default_params)(p.as_mut_ptr()) }, NAR_SUCCESS);
+        self.assert_defaults(unsafe { (self.init_default_params)(p.as_mut_ptr()) }, "init_default_params_ffi");
         // SAFETY: filled by the call above.
         let mut p = unsafe { p.assume_init() };
         p.prompt = prompt.as_ptr();

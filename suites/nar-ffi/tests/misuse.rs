@@ -318,12 +318,33 @@ fn shutdown_twice_and_use_after_shutdown_are_engine_not_initialized_and_init_wor
     assert_eq!(r.status, NarEngineStatus::NAR_STATUS_UNINITIALIZED);
     assert_eq!(unsafe { CStr::from_ptr(r.model_path) }.to_bytes(), b"", "no model after shutdown");
     assert_calls_without_an_engine(&nar);
+    assert_calls_after_shutdown(&nar);
     nar.start();
     assert_engine_intact(&nar, 0);
+    // An init clears "after shutdown": the defaults answer NAR_SUCCESS again.
+    let mut config = std::mem::MaybeUninit::<NarConfigC>::zeroed();
+    assert_eq!(unsafe { (nar.init_default_config)(config.as_mut_ptr()) }, NAR_SUCCESS, "init_default_config_ffi after a new init");
 }
 
-/// nar-ffi.md: "after [shutdown], calls other than init give ENGINE_NOT_INITIALIZED" (and before the
-/// first init, the same state). The five calls the crate docs name as working without an engine do.
+/// nar-ffi.md: "after [shutdown], calls other than init give ENGINE_NOT_INITIALIZED", all of them
+/// (review S6): the defaults, the version and free too. They still do their work there (the crate
+/// docs): a client that ignores the code loses nothing. The error description is a string.
+fn assert_calls_after_shutdown(nar: &Nar) {
+    let (mut a, mut b, mut c) = (9, 9, 9);
+    assert_eq!(unsafe { (nar.version)(&mut a, &mut b, &mut c) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "version after shutdown");
+    assert_eq!((a, b, c), (0, 1, 0), "the version is still written");
+    assert_eq!(nar.description(NAR_ERROR_TIMEOUT as i32), "generation timed out");
+    let mut config = std::mem::MaybeUninit::<NarConfigC>::zeroed();
+    assert_eq!(unsafe { (nar.init_default_config)(config.as_mut_ptr()) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "init_default_config_ffi after shutdown");
+    assert_eq!(unsafe { config.assume_init() }.context_length, 2048, "the defaults are still written");
+    let mut params = std::mem::MaybeUninit::<GenerateParamsC>::zeroed();
+    assert_eq!(unsafe { (nar.init_default_params)(params.as_mut_ptr()) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "init_default_params_ffi after shutdown");
+    let mut zeroed: NarGeneratedTextC = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { (nar.free)(&mut zeroed) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "free after shutdown");
+}
+
+/// Without an engine, before the first init: calls other than init answer ENGINE_NOT_INITIALIZED,
+/// but for the four a client needs to build its first init (the crate docs).
 fn assert_calls_without_an_engine(nar: &Nar) {
     let mut report = std::mem::MaybeUninit::<NarStatusReportC>::zeroed();
     assert_eq!(unsafe { (nar.status)(report.as_mut_ptr()) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "status");
@@ -338,17 +359,34 @@ fn assert_calls_without_an_engine(nar: &Nar) {
     assert!(unsafe { CStr::from_ptr(msg.as_ptr()) }.to_string_lossy().contains("not initialised"));
     assert_eq!(unsafe { (nar.shutdown)() }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "shutdown");
     assert_eq!(unsafe { (nar.cancel)() }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "cancel");
-    // The documented exceptions.
-    let (mut a, mut b, mut c) = (9, 9, 9);
-    assert_eq!(unsafe { (nar.version)(&mut a, &mut b, &mut c) }, NAR_SUCCESS, "version");
-    assert_eq!((a, b, c), (0, 1, 0));
-    assert_eq!(nar.description(NAR_ERROR_TIMEOUT as i32), "generation timed out");
-    let mut config = std::mem::MaybeUninit::<NarConfigC>::zeroed();
-    assert_eq!(unsafe { (nar.init_default_config)(config.as_mut_ptr()) }, NAR_SUCCESS, "init_default_config_ffi");
-    let mut params = std::mem::MaybeUninit::<GenerateParamsC>::zeroed();
-    assert_eq!(unsafe { (nar.init_default_params)(params.as_mut_ptr()) }, NAR_SUCCESS, "init_default_params_ffi");
-    let mut zeroed: NarGeneratedTextC = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { (nar.free)(&mut zeroed) }, NAR_SUCCESS, "free");
+    // The state before the arguments (review S7): NULL arguments without an engine are
+    // ENGINE_NOT_INITIALIZED, and a result struct passed in is reset.
+    let mut out: NarGeneratedTextC = unsafe { std::mem::zeroed() };
+    out.token_count = 77;
+    assert_eq!(unsafe { (nar.generate)(null(), &mut out) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "generate(NULL, out)");
+    assert_eq!(out.token_count, 0, "the result struct is reset");
+    out.token_count = 77;
+    assert_eq!(unsafe { (nar.generate_streaming)(null(), None, null_mut(), &mut out) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "streaming(NULL, NULL callback)");
+    assert_eq!(out.token_count, 0, "the streaming result struct is reset");
+    assert_eq!(unsafe { (nar.validate)(null(), null_mut(), null_mut()) }, NAR_ERROR_ENGINE_NOT_INITIALIZED, "validate(NULL, NULL, NULL)");
+    if !nar_was_shut_down(nar) {
+        let (mut a, mut b, mut c) = (9, 9, 9);
+        assert_eq!(unsafe { (nar.version)(&mut a, &mut b, &mut c) }, NAR_SUCCESS, "version");
+        assert_eq!((a, b, c), (0, 1, 0));
+        assert_eq!(nar.description(NAR_ERROR_TIMEOUT as i32), "generation timed out");
+        let mut config = std::mem::MaybeUninit::<NarConfigC>::zeroed();
+        assert_eq!(unsafe { (nar.init_default_config)(config.as_mut_ptr()) }, NAR_SUCCESS, "init_default_config_ffi");
+        let mut params = std::mem::MaybeUninit::<GenerateParamsC>::zeroed();
+        assert_eq!(unsafe { (nar.init_default_params)(params.as_mut_ptr()) }, NAR_SUCCESS, "init_default_params_ffi");
+        let mut zeroed: NarGeneratedTextC = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { (nar.free)(&mut zeroed) }, NAR_SUCCESS, "free");
+    }
+}
+
+/// Whether this process's engine has been shut down (the version call says so after it).
+fn nar_was_shut_down(nar: &Nar) -> bool {
+    let (mut a, mut b, mut c) = (0, 0, 0);
+    (unsafe { (nar.version)(&mut a, &mut b, &mut c) }) == NAR_ERROR_ENGINE_NOT_INITIALIZED
 }
 
 /// A text generated before shutdown is the caller's: it can still be freed after.
@@ -360,7 +398,8 @@ fn a_text_from_before_shutdown_is_freed_after_it() {
     let p = nar.params(&prompt, 4);
     let mut out = nar.generate_owned(&p).expect("generates");
     assert_eq!(unsafe { (nar.shutdown)() }, NAR_SUCCESS);
-    assert_eq!(unsafe { (nar.free)(&mut out) }, NAR_SUCCESS);
+    // After shutdown the code is ENGINE_NOT_INITIALIZED (nar-ffi.md), and the text is freed all the same.
+    assert_eq!(unsafe { (nar.free)(&mut out) }, NAR_ERROR_ENGINE_NOT_INITIALIZED);
     assert!(out.text.is_null());
 }
 

@@ -1,6 +1,6 @@
-/* Reference copy of the platform's nar_library_ffi.h 0.1.0, as ../shared/spec/nar-ffi.md fixes it:
+/* Reference copy of the platform's nar_library_ffi.h 0.1.0, as docs/spec/nar-ffi.md fixes it:
  * names, signatures, struct layouts (field order and types), result codes, states and limits.
- * Kept by hand, NOT generated: tests/header.rs compiles this copy and the header cbindgen makes of
+ * Kept by hand, NOT generated: suites/nar-ffi/tests/abi_reference.rs compiles this copy and the header cbindgen makes of
  * platform/nar, and fails on any difference in layout, value or signature. Change it only when the
  * platform's header changes (a new version), never to follow the code. */
 
