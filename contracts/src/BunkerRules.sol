@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-// The MVE class rules, version 1 (shared/spec/class-rules.md), in one place: the pure `classify`
+// The MVE class rules, version 1 (docs/spec/class-rules.md), in one place: the pure `classify`
 // entry point and the stateful robot contract both evaluate loadouts through BunkerRulesLib.
 
 /// A base, boost or final sub-stat above 1000 (index 0..11).

@@ -1,4 +1,4 @@
-//! The class rules of shared/spec/class-rules.md in plain Rust, with no chain: the oracle that
+//! The class rules of docs/spec/class-rules.md in plain Rust, with no chain: the oracle that
 //! `classify` and the stateful contracts are checked against. Written from the spec, not from the
 //! Solidity, so that a bug in one is not silently copied into the other.
 

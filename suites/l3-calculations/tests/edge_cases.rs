@@ -1,4 +1,4 @@
-//! Every edge case of shared/spec/class-rules.md, each its own named test, in the pure path
+//! Every edge case of docs/spec/class-rules.md, each its own named test, in the pure path
 //! (`classify` on chain and the oracle, both against the value the spec gives) and in the stateful
 //! path (robot and item contracts) where both apply. A revert must leave state unchanged: checked.
 //!
