@@ -16,6 +16,7 @@
 //! - [`stripe`]: a Stripe simulator (signed event deliveries, a wiremock Stripe API);
 //! - [`configuration`]: a service binary refusing bad configuration with a clear message;
 //! - [`users`]: load from many users (closed-loop journeys, open-loop rates) and per-endpoint latency;
+//! - [`property`]: seeded property tests whose failures are kept and replayed;
 //! - [`wait`]: polling with a deadline; [`results`]: machine-readable result files under `target/`.
 //!
 //! ```no_run
@@ -38,6 +39,7 @@ pub mod mve;
 pub mod nemesis;
 pub mod platform;
 pub mod probe;
+pub mod property;
 pub mod results;
 pub mod service;
 pub mod session;

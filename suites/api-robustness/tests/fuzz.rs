@@ -41,7 +41,9 @@ fn hostile_requests(default_cases: u32, result_name: &str) {
     // MVE_FUZZ_SURVEY=1: run every case and list the first failure of each kind (no shrinking).
     let survey = std::env::var("MVE_FUZZ_SURVEY").is_ok_and(|v| v == "1");
     let survey_failures: std::cell::RefCell<BTreeMap<String, String>> = Default::default();
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, rng_seed: RngSeed::Fixed(seed), ..Config::default() });
+    // Seeded (printed by common::seed) and persisted: a failure found once is replayed first on every later run.
+    let persisted = Box::new(proptest::test_runner::FileFailurePersistence::Direct(concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/fuzz.txt")));
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: Some(persisted), rng_seed: RngSeed::Fixed(seed), ..Config::default() });
     let started = std::time::Instant::now();
     let run = runner.run(&hostile::any_hostile(), |h| {
         let addr = if h.service == Service::Indexer { &indexer } else { &payments };

@@ -96,7 +96,7 @@ fn health_status_and_metrics_report_the_indexer() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(harness::property::config("no_input_gets_a_5xx", harness::property::cases(200), concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/api.txt")))]
 
     /// Whatever a client puts in a path segment or query, the answer is never a 5xx.
     #[test]
