@@ -121,10 +121,9 @@ async fn create_purchase(State(app): State<App>, body: Result<Json<NewPurchase>,
     match app.stripe.create_payment_intent(&id, &player, req.credits).await {
         Ok(pi) => {
             mve_failpoints::crash_point!("payments::purchase::after_stripe_create");
-            if let Err(e) = sqlx::query("UPDATE purchases SET payment_intent_id = ?, client_secret = ? WHERE id = ?").bind(&pi.id).bind(&pi.client_secret).bind(&id).execute(&app.pool).await {
+            if let Err(e) = ledger::link(&app.pool, &id, &pi.id, pi.client_secret.as_deref()).await {
                 return db_down(e);
             }
-            mve_failpoints::crash_point!("payments::purchase::after_link");
             app.metrics.purchases.with_label_values(&["created"]).inc();
             (StatusCode::CREATED, Json(json!({ "purchase_id": id, "payment_intent": pi.id, "client_secret": pi.client_secret, "status": "PENDING" }))).into_response()
         }

@@ -7,11 +7,16 @@ use mve_failpoints::{Kind, Point};
 pub const POINTS: &[Point] = &[
     Point { name: "payments::purchase::after_insert", kind: Kind::Crash, step: "the purchase is stored PENDING; Stripe has not been asked" },
     Point { name: "payments::purchase::after_stripe_create", kind: Kind::Crash, step: "Stripe has the PaymentIntent; the purchase does not name it yet" },
+    Point { name: "payments::ledger::link_before_commit", kind: Kind::Crash, step: "the purchase's link to its PaymentIntent (and the facts parked for it) are written in the open transaction" },
     Point { name: "payments::purchase::after_link", kind: Kind::Crash, step: "the purchase names its PaymentIntent; the player has no answer yet" },
     Point { name: "payments::purchase::after_mark_failed", kind: Kind::Crash, step: "Stripe refused the intent and the purchase is FAILED; no answer yet" },
     Point { name: "payments::webhook::verified", kind: Kind::Crash, step: "a delivery's signature is verified; nothing is recorded" },
     Point { name: "payments::ledger::ignored_recorded", kind: Kind::Crash, step: "an event of a type we ignore is recorded; Stripe has no answer yet" },
-    Point { name: "payments::ledger::unknown_before_commit", kind: Kind::Crash, step: "an event for no known purchase is recorded in the open transaction" },
+    Point {
+        name: "payments::ledger::unknown_before_commit",
+        kind: Kind::Crash,
+        step: "an event for no known purchase is recorded (and its fact parked, if it names an intent) in the open transaction",
+    },
     Point { name: "payments::ledger::unknown_after_commit", kind: Kind::Crash, step: "that event is committed; Stripe has no answer yet" },
     Point { name: "payments::ledger::apply_before_commit", kind: Kind::Crash, step: "the event id, its ledger lines and the purchase's facts are written in the open transaction" },
     Point { name: "payments::ledger::apply_after_commit", kind: Kind::Crash, step: "the event is committed; Stripe has no answer yet (it will deliver again)" },

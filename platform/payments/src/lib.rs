@@ -1,4 +1,4 @@
-//! The MVE payments service (see ../../shared/spec/payments.md and README.md):
+//! The MVE payments service (see docs/spec/payments.md and README.md):
 //! [`config`], [`stripe_api`] (outbound calls and their retry policy), [`ledger`] (purchases,
 //! facts, ledger lines), [`webhook`] (signature, mode, dispatch), [`api`] (HTTP), [`failpoints`]
 //! (every named failpoint: crash points at each write step, one list).

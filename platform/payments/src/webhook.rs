@@ -69,7 +69,15 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8], deadline: tokio::ti
     let event_id = event.id.to_string();
     let created = event.created;
     let event_type = event.type_.to_string();
-    let (object, target, fact) = match event.data.object {
+    // A repeat is answered before anything else is asked: reading Stripe for it would cost a call,
+    // and while Stripe is slow or down answer 503 to an event that is already applied.
+    match tokio::time::timeout_at(deadline, ledger::seen(&app.pool, &event_id)).await {
+        Ok(Ok(true)) => return (answer(StatusCode::OK, Outcome::Duplicate.as_str(), format!("{event_type} {event_id}: seen before")), Outcome::Duplicate.as_str()),
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => return database_unavailable(e.to_string()),
+        Err(_) => return database_unavailable(format!("no answer within the {} ms webhook deadline", app.config.webhook_deadline.as_millis())),
+    }
+    let (object, intent, target, fact) = match event.data.object {
         EventObject::PaymentIntentSucceeded(pi) => {
             // The event's copy may be stale: what counts is the PaymentIntent as Stripe has it now.
             let read = tokio::time::timeout_at(deadline, app.stripe.payment_intent(pi.id.as_str())).await;
@@ -84,37 +92,45 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8], deadline: tokio::ti
                 Some(id) => PurchaseRef::Id(id.clone()),
                 None => PurchaseRef::PaymentIntent(current.id.clone()),
             };
-            let fact = if current.status == "succeeded" {
-                Fact::Succeeded { amount_received: current.amount_received, currency: current.currency.to_lowercase(), metadata_credits: current.metadata.get("credits").and_then(|c| c.parse().ok()) }
-            } else {
-                // Stripe says it is not (any more) succeeded: record nothing beyond the event.
-                return record_only(app, &event_id, &event_type, deadline).await;
-            };
-            (pi.id.to_string(), target, fact)
+            if current.status != "succeeded" {
+                // Stripe's own read is behind its event (a succeeded intent never changes status
+                // again): nothing is recorded, so that Stripe's retry can still apply it.
+                let message = format!("Stripe says {} is {}, not succeeded yet; retry later", current.id, current.status);
+                return (answer(StatusCode::SERVICE_UNAVAILABLE, "not_yet_succeeded", message), "not_yet_succeeded");
+            }
+            let fact =
+                Fact::Succeeded { amount_received: current.amount_received, currency: current.currency.to_lowercase(), metadata_credits: current.metadata.get("credits").and_then(|c| c.parse().ok()) };
+            (pi.id.to_string(), Some(pi.id.to_string()), target, fact)
         }
         EventObject::PaymentIntentPaymentFailed(pi) => {
             let reason = pi.last_payment_error.as_ref().and_then(|e| e.message.clone().or_else(|| e.code.as_ref().map(|c| c.as_str().to_string()))).unwrap_or_else(|| "payment failed".into());
             // Zero-padded, so that string order is (created, event id) order.
             let key = format!("{:020}-{event_id}", created);
-            (pi.id.to_string(), pi_target(&pi), Fact::Failed { reason, key })
+            (pi.id.to_string(), Some(pi.id.to_string()), pi_target(&pi), Fact::Failed { reason, key })
         }
-        EventObject::PaymentIntentCanceled(pi) => (pi.id.to_string(), pi_target(&pi), Fact::Canceled),
+        EventObject::PaymentIntentCanceled(pi) => (pi.id.to_string(), Some(pi.id.to_string()), pi_target(&pi), Fact::Canceled),
         EventObject::ChargeRefunded(charge) => {
             let Some(pi) = charge.payment_intent.as_ref().map(|p| p.id().to_string()) else {
                 return bad("rejected_payload", format!("charge {} names no payment_intent", charge.id));
             };
-            (charge.id.to_string(), PurchaseRef::PaymentIntent(pi), Fact::Refunded { amount_refunded: charge.amount_refunded })
+            (charge.id.to_string(), None, PurchaseRef::PaymentIntent(pi), Fact::Refunded { amount_refunded: charge.amount_refunded })
         }
         EventObject::ChargeDisputeCreated(d) | EventObject::ChargeDisputeClosed(d) => {
             let Some(pi) = d.payment_intent.as_ref().map(|p| p.id().to_string()) else {
                 return bad("rejected_payload", format!("dispute {} names no payment_intent", d.id));
             };
-            let fact = if event_type == "charge.dispute.created" { Fact::DisputeCreated { amount: d.amount } } else { Fact::DisputeClosed { status: d.status.as_str().to_string(), amount: d.amount } };
-            (d.id.to_string(), PurchaseRef::PaymentIntent(pi), fact)
+            let dispute = d.id.to_string();
+            let fact = if event_type == "charge.dispute.created" {
+                Fact::DisputeCreated { dispute: dispute.clone(), amount: d.amount }
+            } else {
+                Fact::DisputeClosed { dispute: dispute.clone(), status: d.status.as_str().to_string(), amount: d.amount }
+            };
+            (dispute, None, PurchaseRef::PaymentIntent(pi), fact)
         }
         _ => return record_only(app, &event_id, &event_type, deadline).await,
     };
-    match tokio::time::timeout_at(deadline, ledger::apply(&app.pool, &event_id, &event_type, &object, &target, &fact)).await {
+    let delivered = ledger::Delivered { id: &event_id, kind: &event_type, object: &object, intent: intent.as_deref() };
+    match tokio::time::timeout_at(deadline, ledger::apply(&app.pool, &delivered, &target, &fact)).await {
         Ok(Ok(outcome)) => (answer(StatusCode::OK, outcome.as_str(), format!("{event_type} {event_id}")), outcome.as_str()),
         Ok(Err(e)) => database_unavailable(e.to_string()),
         Err(_) => database_unavailable(format!("no answer within the {} ms webhook deadline", app.config.webhook_deadline.as_millis())),

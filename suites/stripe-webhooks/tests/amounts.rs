@@ -75,15 +75,24 @@ async fn a_mismatched_currency_is_flagged_and_not_credited() -> anyhow::Result<(
     env.check_ledger().await
 }
 
+/// The event claims success while Stripe's current intent is still unpaid: nothing is credited,
+/// and nothing is recorded either (503), so that Stripe's redelivery, once its API agrees, applies
+/// it. Recording it as ignored made every redelivery a duplicate: the payment was never credited
+/// (review S3).
 #[tokio::test]
-async fn the_event_copy_is_not_trusted_over_stripes_current_intent() -> anyhow::Result<()> {
+async fn the_event_copy_is_not_trusted_over_stripes_current_intent_and_its_redelivery_applies_once_stripe_agrees() -> anyhow::Result<()> {
     let env = Env::new().await?;
     let player = env.player();
-    let (_, pi) = env.purchase(&player, 1_000).await?;
-    // The event claims success; Stripe's current intent is still unpaid.
-    let d = env.deliver.send(&env.events.succeeded(&pi), SECRET).await?;
-    assert_eq!(d.status, 200);
+    let (id, pi) = env.purchase(&player, 1_000).await?;
+    let event = env.events.succeeded(&pi);
+    let d = env.deliver.send(&event, SECRET).await?;
+    assert_eq!((d.status, d.outcome()), (503, "not_yet_succeeded"), "{}", d.body);
     assert_eq!(env.balance(&player).await?.balance, 0);
+    assert_eq!(env.purchase_status(&id).await?["status"], "PENDING");
+    env.stripe.succeed(&pi.id)?;
+    let again = env.deliver.send(&event, SECRET).await?;
+    assert_eq!((again.status, again.outcome()), (200, "applied"), "{}", again.body);
+    assert_eq!(env.balance(&player).await?.balance, 1_000);
     env.check_ledger().await
 }
 

@@ -78,3 +78,58 @@ async fn a_closed_event_with_an_open_status_keeps_the_hold() -> anyhow::Result<(
     assert_eq!(env.balance(&player).await?, Balance { balance: 200, ledger_sum: 200, debt: 0 });
     env.check_ledger().await
 }
+
+/// A charge disputed twice, each dispute with an id of its own (an inquiry that closed as
+/// `warning_closed`, then two chargebacks, both lost): each lost dispute holds its own amount and
+/// books its own loss. The service kept one dispute per purchase and dropped the others (review S4).
+#[tokio::test]
+async fn every_dispute_of_the_same_charge_holds_its_own_amount_and_books_its_own_loss() -> anyhow::Result<()> {
+    let env = Env::new().await?;
+    let player = env.player();
+    let (_, pi) = env.paid_purchase(&player, 1_000).await?;
+    env.deliver.send(&env.events.succeeded(&pi), SECRET).await?;
+    let disputes = [(0, 1_000, "warning_needs_response"), (0, 1_000, "warning_closed"), (1, 300, "needs_response"), (1, 300, "lost"), (2, 400, "needs_response"), (2, 400, "lost")];
+    for (n, amount, status) in disputes {
+        let d = env.deliver.send(&env.events.nth_dispute(&pi, n, amount, status), SECRET).await?;
+        assert_eq!((d.status, d.outcome()), (200, "applied"), "dispute {n} {status}: {}", d.body);
+    }
+    assert_eq!(env.balance(&player).await?, Balance { balance: 300, ledger_sum: 300, debt: 0 });
+    let losses = env.ledger(&player).await?.iter().filter(|(k, _)| k == "DISPUTE_LOSS").count();
+    assert_eq!(losses, 2, "two lost disputes, two loss lines");
+    env.check_ledger().await
+}
+
+/// A dispute's amount may change while it is open: the closed event's amount counts, in either
+/// order of its two events. The service kept the created amount when it came first and the closed
+/// one otherwise (review S4).
+#[tokio::test]
+async fn a_lost_disputes_closed_amount_counts_in_either_order_of_its_events() -> anyhow::Result<()> {
+    let env = Env::new().await?;
+    let mut seen = Vec::new();
+    for reversed in [false, true] {
+        let player = env.player();
+        let (_, pi) = env.paid_purchase(&player, 1_000).await?;
+        env.deliver.send(&env.events.succeeded(&pi), SECRET).await?;
+        let (created, closed) = (env.events.dispute(&pi, 1_000, "needs_response"), env.events.dispute(&pi, 500, "lost"));
+        for e in if reversed { [&closed, &created] } else { [&created, &closed] } {
+            assert_eq!(env.deliver.send(e, SECRET).await?.status, 200);
+        }
+        seen.push(env.balance(&player).await?);
+    }
+    assert_eq!(seen, vec![Balance { balance: 500, ledger_sum: 500, debt: 0 }; 2], "(created first, closed first)");
+    env.check_ledger().await
+}
+
+/// Refunds and disputes together never take back more than the purchase credited: a refund of 800
+/// and a dispute of 500 on 1,000 credits, nothing spent, leave no debt (the dispute was not capped).
+#[tokio::test]
+async fn a_refund_and_a_dispute_together_take_back_at_most_what_the_purchase_credited() -> anyhow::Result<()> {
+    let env = Env::new().await?;
+    let player = env.player();
+    let (_, pi) = env.paid_purchase(&player, 1_000).await?;
+    for e in [env.events.succeeded(&pi), env.events.charge_refunded(&pi, 800), env.events.dispute(&pi, 500, "needs_response")] {
+        assert_eq!(env.deliver.send(&e, SECRET).await?.status, 200);
+    }
+    assert_eq!(env.balance(&player).await?, Balance { balance: 0, ledger_sum: 0, debt: 0 });
+    env.check_ledger().await
+}

@@ -61,3 +61,32 @@ async fn regression_p2_mve12_a_commit_during_a_history_read_never_gives_a_debt_l
     assert_eq!(events("debts"), events("lines"), "one answer, two moments (REFUND debt lines vs REFUND ledger lines): {answer}");
     env.check_ledger().await
 }
+
+/// Found by the code review of 2026-12-02 (S1, issue 23): a partial refund and a won dispute on a
+/// balance the player had mostly spent ended at different balances and debts by arrival order.
+/// Purchase 1,000, 900 spent (balance 100), refund 300, dispute 500 won: with the refund first the
+/// service ended at balance 0 / debt 200, with the dispute first at balance 100 / debt 300 (the
+/// hold took the last 100, the refund found nothing, and the release gave the 100 back while
+/// forgiving only the hold's own shortfall). Every order must end as if the dispute never was:
+/// the refund takes the 100 and owes 200.
+#[tokio::test]
+async fn regression_p1_mve23_a_refund_and_a_won_dispute_on_a_spent_balance_end_the_same_in_every_order() -> anyhow::Result<()> {
+    let env = Env::new().await?;
+    let mut seen = Vec::new();
+    for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let player = env.player();
+        let (_, pi) = env.paid_purchase(&player, 1_000).await?;
+        assert_eq!(env.deliver.send(&env.events.succeeded(&pi), SECRET).await?.status, 200);
+        let (status, body) = env.post(&format!("/players/{player}/spend"), serde_json::json!({ "credits": 900 })).await?;
+        assert_eq!(status, 200, "{body}");
+        let events = [env.events.charge_refunded(&pi, 300), env.events.dispute(&pi, 500, "needs_response"), env.events.dispute(&pi, 500, "won")];
+        for i in order {
+            let d = env.deliver.send(&events[i], SECRET).await?;
+            assert_eq!(d.status, 200, "{}", d.body);
+        }
+        let b = env.balance(&player).await?;
+        seen.push((order, b.balance, b.debt));
+    }
+    assert!(seen.iter().all(|&(_, balance, debt)| (balance, debt) == (0, 200)), "(order of refund 0, dispute 1, won 2; balance; debt): {seen:?}");
+    env.check_ledger().await
+}

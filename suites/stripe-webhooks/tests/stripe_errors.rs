@@ -216,3 +216,24 @@ async fn read_rate_limit_is_retried_then_503_then_applied_once() -> anyhow::Resu
 async fn read_api_error_is_retried_then_503_then_applied_once() -> anyhow::Result<()> {
     read_fails(ApiError::Api { status: 502 }, ATTEMPTS).await
 }
+
+/// A repeat of an applied success while Stripe's API is down: 200, `duplicate`, and no call to
+/// Stripe (review S2: the service read the intent before it checked the event id, so every repeat
+/// cost a Stripe call and, during an outage, answered 503 to an event it had long applied).
+#[tokio::test]
+async fn a_repeat_of_an_applied_success_is_200_while_stripe_is_down_and_asks_stripe_nothing() -> anyhow::Result<()> {
+    let env = Env::new().await?;
+    let player = env.player();
+    let (_, pi) = env.paid_purchase(&player, 1_000).await?;
+    let event = env.events.succeeded(&pi);
+    assert_eq!(env.deliver.send(&event, SECRET).await?.outcome(), "applied");
+    let reads = env.stripe.requests("GET", "/v1/payment_intents/").await.len();
+    env.stripe.fail("GET", READ, ApiError::Api { status: 503 }, 100).await;
+    for _ in 0..3 {
+        let d = env.deliver.send(&event, SECRET).await?;
+        assert_eq!((d.status, d.outcome()), (200, "duplicate"), "{}", d.body);
+    }
+    assert_eq!(env.stripe.requests("GET", "/v1/payment_intents/").await.len(), reads, "a repeat read Stripe");
+    assert_eq!(env.balance(&player).await?.balance, 1_000);
+    env.check_ledger().await
+}

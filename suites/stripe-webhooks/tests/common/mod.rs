@@ -225,11 +225,6 @@ impl Env {
     }
 }
 
-/// Proptest cases: `MVE_PROPTEST_CASES` if set (a longer run), else the test's own number.
-pub fn cases(default: u32) -> u32 {
-    std::env::var("MVE_PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(default)
-}
-
 /// For proptest bodies (synchronous): one runtime per test process...
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
