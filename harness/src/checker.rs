@@ -83,7 +83,7 @@ impl Reread {
     }
 
     pub async fn balance(&self, p: &DynProvider, d: &Deployment, owner: Address, ours: U256, block: u64) -> Result<Option<Difference>> {
-        let read = || async { d.ntc(p).balanceOf(owner).block(BlockId::number(block)).call().await.map_err(|e| Error::Rpc(format!("balance of {owner} at {block}: {e}"))) };
+        let read = || async { d.ntc(p).balanceOf(owner).block(BlockId::number(block)).call().await.map_err(|e| crate::error::rpc_at(format!("balance of {owner}"), block, e)) };
         let mut chain = read().await?;
         if chain != ours {
             self.settle(p, block).await?;
@@ -186,7 +186,7 @@ fn gap(a: u128, b: u128) -> U256 {
 pub async fn chain_robot(p: &DynProvider, d: &Deployment, id: u64, block: u64) -> Result<RobotView> {
     let at = BlockId::number(block);
     let robot = d.robot(p);
-    let rpc = |e: alloy::contract::Error| Error::Rpc(format!("robot {id} at {block}: {e}"));
+    let rpc = |e: alloy::contract::Error| crate::error::rpc_at(format!("robot {id}"), block, e);
     let state = robot.robotState(U256::from(id)).block(at).call().await.map_err(rpc)?;
     let owner = robot.ownerOf(U256::from(id)).block(at).call().await.map_err(rpc)?;
     Ok(RobotView {
@@ -205,7 +205,7 @@ pub async fn chain_robot(p: &DynProvider, d: &Deployment, id: u64, block: u64) -
 pub async fn chain_item(p: &DynProvider, d: &Deployment, id: u64, block: u64) -> Result<ItemView> {
     let at = BlockId::number(block);
     let item = d.item(p);
-    let rpc = |e: alloy::contract::Error| Error::Rpc(format!("item {id} at {block}: {e}"));
+    let rpc = |e: alloy::contract::Error| crate::error::rpc_at(format!("item {id}"), block, e);
     let attrs = item.itemView(U256::from(id)).block(at).call().await.map_err(rpc)?;
     let owner = item.ownerOf(U256::from(id)).block(at).call().await.map_err(rpc)?;
     let on = item.equippedOn(U256::from(id)).block(at).call().await.map_err(rpc)?;
@@ -286,7 +286,7 @@ struct Scope {
 async fn full_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], reread: &Reread, out: &mut Vec<Difference>) -> Result<Scope> {
     let at = BlockId::number(block);
     let counters = || async {
-        let rpc = |e: alloy::contract::Error| Error::Rpc(format!("counters at {block}: {e}"));
+        let rpc = |e: alloy::contract::Error| crate::error::rpc_at("counters".to_string(), block, e);
         let next_robot = d.robot(p).nextRobotId().block(at).call().await.map_err(rpc)?.saturating_to::<u64>();
         let next_item = d.item(p).nextItemId().block(at).call().await.map_err(rpc)?.saturating_to::<u64>();
         Ok::<_, Error>(((1..next_robot).collect::<BTreeSet<u64>>(), (1..next_item).collect::<BTreeSet<u64>>()))

@@ -39,6 +39,28 @@ pub enum Error {
     #[error("chain rpc: {0}")]
     Rpc(String),
 
+    /// A read of a block whose state the chain node no longer keeps (anvil started with a bounded
+    /// history prunes old states): the checker asked for history outside the node's window. Never
+    /// a silent skip: the check that asked fails with this.
+    #[error("{what}: the chain node no longer holds the state of block {block} (its head is {head}; it keeps only recent states): check within its retained window")]
+    PrunedState { what: String, block: u64, head: u64 },
+
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// An RPC error of a read at `block`: [`Error::PrunedState`] when the node says the block is below
+/// its head but its state is gone (anvil: "BlockOutOfRangeError: block height is H but requested
+/// was B" with B < H), else [`Error::Rpc`].
+pub fn rpc_at(what: String, block: u64, e: impl std::fmt::Display) -> Error {
+    let text = e.to_string();
+    if let Some(rest) = text.split("block height is ").nth(1) {
+        let mut numbers = rest.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).map(|n| n.parse::<u64>());
+        if let (Some(Ok(head)), Some(Ok(requested))) = (numbers.next(), numbers.next())
+            && requested < head
+        {
+            return Error::PrunedState { what, block: requested, head };
+        }
+    }
+    Error::Rpc(format!("{what} at {block}: {text}"))
 }

@@ -182,7 +182,7 @@ impl Stack {
         let network = self.network.as_deref().expect("shared stacks have a network");
         let name = format!("mve-{}-anvil-{slot}", session.run_key);
         let create = FileLock::acquire(session.dir.join("create.lock")).await?;
-        let handle = stack::start(docker, Service::Anvil, network, &session.run_key, Some(name)).await?;
+        let handle = stack::start(docker, Service::Anvil, network, &session.run_key, Some(name), Service::Anvil.cmd()).await?;
         drop(create);
         handle.wait_ready(READY_TIMEOUT).await?;
         Ok(handle)

@@ -28,6 +28,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
 #[derive(Debug, Default, Clone)]
 pub struct StackBuilder {
     services: BTreeSet<Service>,
+    anvil_states: Option<usize>,
 }
 
 impl StackBuilder {
@@ -41,6 +42,15 @@ impl StackBuilder {
     }
     pub fn anvil(mut self) -> Self {
         self.services.insert(Service::Anvil);
+        self
+    }
+    /// anvil keeping the state of its last `states` blocks only, in memory and none on disk
+    /// (`--prune-history`): its memory stays bounded however long the chain grows (the soak), and a
+    /// read of an older block fails with [`crate::Error::PrunedState`]. Private stacks only: a
+    /// shared stack's chains are leased per test and start at genesis.
+    pub fn anvil_keeping_states(mut self, states: usize) -> Self {
+        self.services.insert(Service::Anvil);
+        self.anvil_states = Some(states);
         self
     }
     pub fn with(mut self, service: Service) -> Self {
@@ -65,7 +75,7 @@ impl StackBuilder {
                 continue;
             }
             let name = format!("mve-{}-{}", session.run_key, service.name());
-            let handle = start(&docker, service, &network, &session.run_key, Some(name)).await?;
+            let handle = start(&docker, service, &network, &session.run_key, Some(name), service.cmd()).await?;
             handles.insert(service, handle);
         }
         drop(_create);
@@ -87,7 +97,11 @@ impl StackBuilder {
         let mut stack = Stack { kind: Kind::Private, services: self.services.clone(), handles: BTreeMap::new(), network: Some(network.clone()), docker: Some(docker.clone()) };
         // Started one after another: on 2 cores parallel starts are no faster and blur failures.
         for &service in &self.services {
-            let handle = start(&docker, service, &network, &session.run_key, None).await?;
+            let mut cmd = service.cmd();
+            if let (Service::Anvil, Some(states)) = (service, self.anvil_states) {
+                cmd = vec![format!("{} --prune-history {states}", cmd.join(" "))];
+            }
+            let handle = start(&docker, service, &network, &session.run_key, None, cmd).await?;
             stack.handles.insert(service, handle);
         }
         for handle in stack.handles.values() {
@@ -140,7 +154,7 @@ fn split_image(image: &str) -> (&str, &str) {
 }
 
 /// Starts (or, with `reuse_name`, finds) one service's container on `network`.
-pub(crate) async fn start(docker: &Docker, service: Service, network: &str, run_key: &str, reuse_name: Option<String>) -> Result<ServiceHandle> {
+pub(crate) async fn start(docker: &Docker, service: Service, network: &str, run_key: &str, reuse_name: Option<String>, cmd: Vec<String>) -> Result<ServiceHandle> {
     let image = resolve_image(docker, service).await;
     let (name, tag) = split_image(&image);
     let container_name = reuse_name.clone().unwrap_or_else(|| format!("mve-{run_key}-{}-{}", service.name(), random_hex(6)));
@@ -151,7 +165,7 @@ pub(crate) async fn start(docker: &Docker, service: Service, network: &str, run_
         .with_labels(docker::labels(run_key))
         .with_label(LABEL_SERVICE, service.name())
         .with_container_name(&container_name)
-        .with_cmd(service.cmd());
+        .with_cmd(cmd);
     for (k, v) in service.env() {
         request = request.with_env_var(k, v);
     }

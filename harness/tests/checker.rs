@@ -111,3 +111,27 @@ async fn regression_p1_mve12_reads_at_anvils_head_are_confirmed_before_they_coun
     assert!(reads.len() > 100, "the reader kept up with the writer: {record}");
     Ok(())
 }
+
+/// anvil with a bounded history (the soak's) prunes old states: the checker asked for a block the
+/// node no longer holds fails, naming the block and the node's head, instead of skipping it or
+/// passing; a block within the window is checked as always (issue 24).
+#[tokio::test]
+async fn a_check_of_a_block_the_node_has_pruned_fails_loudly_and_one_it_holds_is_checked() -> anyhow::Result<()> {
+    use alloy::providers::ext::AnvilApi;
+    let stack = Stack::builder().anvil_keeping_states(16).private().await?;
+    let chain = stack.fresh_chain().await?;
+    let accounts = chain.provider.get_accounts().await?;
+    let d = Deployment::deploy(&chain.provider, accounts[0]).await?;
+    let deployed = chain.provider.get_block_number().await?;
+    chain.provider.anvil_mine(Some(64), None).await?;
+    let head = chain.provider.get_block_number().await?;
+    let fake = inventing_indexer(deployed, accounts[1]).await;
+    let api = IndexerApi::new(&fake.uri());
+    match checker::full(&chain.provider, &d, &api, deployed, &[accounts[1]]).await {
+        Err(harness::Error::PrunedState { block, head: h, .. }) => assert_eq!((block, h), (deployed, head)),
+        other => panic!("a check of pruned block {deployed} (head {head}) gave {other:?}"),
+    }
+    let recent = checker::chain_robot(&chain.provider, &d, 1, head - 2).await;
+    assert!(!matches!(recent, Err(harness::Error::PrunedState { .. })), "block {} is within the window: {recent:?}", head - 2);
+    Ok(())
+}

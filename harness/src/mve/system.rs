@@ -49,7 +49,13 @@ impl Mve {
     /// [`Mve::start`] with extra environment for both services (each reads its own prefix, e.g.
     /// `INDEXER_HTTP_HEADER_TIMEOUT_MS`, `PAYMENTS_HTTP_MAX_CONNECTIONS`, and ignores the other's).
     pub async fn start_with(seed: u64, extra_env: &[(&'static str, String)]) -> anyhow::Result<Mve> {
-        let stack = Stack::builder().mariadb().redis().anvil().private().await?;
+        Mve::start_on(seed, extra_env, Stack::builder()).await
+    }
+
+    /// [`Mve::start_with`] on a stack `builder` configures further (e.g.
+    /// [`crate::StackBuilder::anvil_keeping_states`] for the soak); MariaDB, Redis and anvil are added.
+    pub async fn start_on(seed: u64, extra_env: &[(&'static str, String)], builder: crate::StackBuilder) -> anyhow::Result<Mve> {
+        let stack = builder.mariadb().redis().anvil().private().await?;
         let chain = stack.fresh_chain().await?;
         let indexer_db = stack.fresh_database().await?;
         let payments_db = stack.fresh_database().await?;

@@ -173,7 +173,10 @@ fn address(raw: &str) -> Result<Address, ApiError> {
 }
 
 /// The block an answer is true at: `?at=` if indexed, else the cursor. Also hands back the
-/// connection, so that the read and the cursor come from one snapshot-consistent session.
+/// connection the read then runs on. These are two autocommit statements, not one snapshot (review
+/// H3: this said "snapshot-consistent"): rows at or below the cursor change only when a reorg
+/// rolls back past them, so a read that overlaps such a rollback can mix branches; the answer
+/// still names its block, and the checkers confirm each answer against the chain at that block.
 async fn block(api: &Api, params: &HashMap<String, String>) -> Result<(u64, sqlx::pool::PoolConnection<sqlx::MySql>), ApiError> {
     let asked = number(params, "at")?;
     let mut conn = api.pool.acquire().await?;
