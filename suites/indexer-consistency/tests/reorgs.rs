@@ -101,7 +101,8 @@ async fn a_reorg_that_drops_a_new_players_only_block_drops_the_player() -> anyho
     let mut old_branch = env.generator(1);
     old_branch.model = generator.model.clone();
     let p = &env.players;
-    send_all(&env, &mut old_branch, &[Op::MintNtc { to: p[0], amount: U256::from(1u64) }, Op::MintNtc { to: p[1], amount: U256::from(2u64) }, Op::MintNtc { to: newcomer, amount: U256::from(3u64) }]).await?;
+    send_all(&env, &mut old_branch, &[Op::MintNtc { to: p[0], amount: U256::from(1u64) }, Op::MintNtc { to: p[1], amount: U256::from(2u64) }, Op::MintNtc { to: newcomer, amount: U256::from(3u64) }])
+        .await?;
     let old_head = env.settle(&indexer).await?;
     assert!(indexer.api.players(old_head).await?.contains(&newcomer), "the newcomer was never listed");
     assert!(env.p().anvil_revert(fork).await?);

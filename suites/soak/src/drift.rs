@@ -206,16 +206,22 @@ pub fn judge(samples: &[Sample]) -> Drift {
     }
     judged(&mut out, &p, remaining_to_48h, "nar client rss KiB".into(), &|s: &Sample| s.nar_rss_kib.map(|v| v as f64), mean, &rss_level, RSS_KIB_PER_HOUR, None);
     judged(&mut out, &p, remaining_to_48h, "soak process rss KiB".into(), &|s: &Sample| (s.harness_rss_kib > 0).then_some(s.harness_rss_kib as f64), mean, &rss_level, RSS_KIB_PER_HOUR, None);
-    judged(&mut out, &p, remaining_to_48h, "soak process open fds".into(), &|s: &Sample| (s.harness_fds > 0).then_some(s.harness_fds as f64), max, &|b, _| b + FD_MARGIN, FDS_PER_1000_READS, Some(&reads));
+    judged(
+        &mut out,
+        &p,
+        remaining_to_48h,
+        "soak process open fds".into(),
+        &|s: &Sample| (s.harness_fds > 0).then_some(s.harness_fds as f64),
+        max,
+        &|b, _| b + FD_MARGIN,
+        FDS_PER_1000_READS,
+        Some(&reads),
+    );
     judged(&mut out, &p, remaining_to_48h, "delivery backlog".into(), &|s: &Sample| Some(s.deliveries_backlog as f64), mean, &|b, _| b + BACKLOG_MARGIN, BACKLOG_PER_HOUR, None);
     // Tables: the work tables per unit of work; every other table by size.
     let tables: Vec<String> = samples[n - 1].tables.keys().cloned().collect();
     let work = |s: &Sample, table: &str| -> f64 {
-        if table.starts_with("indexer.") {
-            s.chain_ops as f64
-        } else {
-            s.service_metrics.iter().filter(|(k, _)| k.starts_with("payments_webhooks_total{")).map(|(_, v)| v).sum()
-        }
+        if table.starts_with("indexer.") { s.chain_ops as f64 } else { s.service_metrics.iter().filter(|(k, _)| k.starts_with("payments_webhooks_total{")).map(|(_, v)| v).sum() }
     };
     for t in &tables {
         if WORK_TABLES.contains(&t.as_str()) {
@@ -231,12 +237,20 @@ pub fn judge(samples: &[Sample]) -> Drift {
             }
             let points: Vec<(f64, f64)> = p.late.iter().filter_map(|s| Some((s.t / 3_600.0, *s.tables.get(t)? as f64))).collect();
             let (slope, se) = fit(&points);
-            out.series.push(Series { name: format!("table {t} bytes"), base: base_bytes, end: end_bytes, bound: allowed, slope_per_hour: slope, slope_stderr: se, projected_48h: end_bytes + slope.max(0.0) * remaining_to_48h, within });
+            out.series.push(Series {
+                name: format!("table {t} bytes"),
+                base: base_bytes,
+                end: end_bytes,
+                bound: allowed,
+                slope_per_hour: slope,
+                slope_stderr: se,
+                projected_48h: end_bytes + slope.max(0.0) * remaining_to_48h,
+                within,
+            });
         } else {
             judged(&mut out, &p, remaining_to_48h, format!("table {t} bytes"), &|s: &Sample| s.tables.get(t).map(|v| *v as f64), mean, &|b, _| b + TABLE_MARGIN_BYTES, TABLE_BYTES_PER_HOUR, None);
         }
     }
-    drop(out);
     for c in &names {
         if let Some(s) = samples.iter().find(|s| s.containers.get(c).is_some_and(|x| !x.running)) {
             findings.push(format!("{c} was not running at {:.0} s", s.t));
@@ -257,7 +271,16 @@ pub fn judge(samples: &[Sample]) -> Drift {
         if second > first + ERROR_RATE_MARGIN {
             findings.push(format!("{api} read error rate rose from {:.2} % to {:.2} %", first * 100.0, second * 100.0));
         }
-        series.push(Series { name: format!("{api} read error rate"), base: first, end: second, bound: (first + ERROR_RATE_MARGIN).min(ERROR_LEVEL), slope_per_hour: 0.0, slope_stderr: 0.0, projected_48h: second, within });
+        series.push(Series {
+            name: format!("{api} read error rate"),
+            base: first,
+            end: second,
+            bound: (first + ERROR_RATE_MARGIN).min(ERROR_LEVEL),
+            slope_per_hour: 0.0,
+            slope_stderr: 0.0,
+            projected_48h: second,
+            within,
+        });
         let p99 = |part: &[Sample]| median(&mut part.iter().filter_map(|s| reads(s).p99_ms).collect::<Vec<_>>()).unwrap_or(0.0);
         let (first, second) = (p99(&after[..half]), p99(&after[half..]));
         let bound = first * LATENCY_RATIO + LATENCY_MARGIN_MS;
@@ -292,7 +315,16 @@ pub fn judge(samples: &[Sample]) -> Drift {
         if second > first + ERROR_RATE_MARGIN {
             findings.push(format!("{name} rose from {:.2} % to {:.2} %", first * 100.0, second * 100.0));
         }
-        series.push(Series { name: name.to_string(), base: first, end: second, bound: (first + ERROR_RATE_MARGIN).min(ERROR_LEVEL), slope_per_hour: 0.0, slope_stderr: 0.0, projected_48h: second, within });
+        series.push(Series {
+            name: name.to_string(),
+            base: first,
+            end: second,
+            bound: (first + ERROR_RATE_MARGIN).min(ERROR_LEVEL),
+            slope_per_hour: 0.0,
+            slope_stderr: 0.0,
+            projected_48h: second,
+            within,
+        });
     }
     Drift { valid: findings.is_empty(), samples: n, hours, series, findings }
 }

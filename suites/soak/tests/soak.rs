@@ -23,7 +23,15 @@ const VERDICT_EVERY: Duration = Duration::from_secs(300);
 
 /// Writes `soak.json`: the drift verdict over every sample written so far and the findings so far;
 /// `complete` only at the end.
-fn write_verdict(series: &Series, seed: u64, duration: Duration, elapsed: Duration, checks: usize, findings: &[String], end: Option<serde_json::Value>) -> anyhow::Result<(soak::drift::Drift, std::path::PathBuf)> {
+fn write_verdict(
+    series: &Series,
+    seed: u64,
+    duration: Duration,
+    elapsed: Duration,
+    checks: usize,
+    findings: &[String],
+    end: Option<serde_json::Value>,
+) -> anyhow::Result<(soak::drift::Drift, std::path::PathBuf)> {
     let drift = soak::drift::judge(&Series::read(&series.path)?);
     let mut all: Vec<String> = findings.to_vec();
     all.extend(drift.findings.iter().cloned());

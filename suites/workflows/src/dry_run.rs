@@ -97,12 +97,7 @@ impl Workflow {
                 });
                 steps.push(Step { name, id: text(&s["id"]), condition: text(&s["if"]), env: map(&s["env"]), kind });
             }
-            let matrix = job["strategy"]["matrix"]
-                .as_hash()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((text(k)?, v.as_vec()?.iter().filter_map(text).collect())))
-                .collect();
+            let matrix = job["strategy"]["matrix"].as_hash().into_iter().flatten().filter_map(|(k, v)| Some((text(k)?, v.as_vec()?.iter().filter_map(text).collect()))).collect();
             jobs.insert(id.clone(), Job { name: id, env: map(&job["env"]), steps, matrix });
         }
         Ok(Workflow { env: map(&doc["env"]), jobs })
@@ -141,7 +136,13 @@ impl Verdict {
     pub fn report(&self) -> String {
         let mut out = String::from("| job | step | result | seconds |\n|---|---|---|---:|\n");
         for s in &self.steps {
-            let result = if s.skipped { "skipped" } else if s.passed { "passed" } else { "FAILED" };
+            let result = if s.skipped {
+                "skipped"
+            } else if s.passed {
+                "passed"
+            } else {
+                "FAILED"
+            };
             let _ = writeln!(out, "| {} | {} | {result} | {:.1} |", s.job, s.step, s.seconds);
         }
         if let Some(f) = self.first_failure() {
@@ -268,7 +269,15 @@ impl DryRun {
             };
             let started = Instant::now();
             if !wanted {
-                verdict.steps.push(StepResult { job: label.clone(), step: name, passed: true, skipped: true, seconds: 0.0, what: format!("if: {}", condition.unwrap_or("(a step before failed)")), log });
+                verdict.steps.push(StepResult {
+                    job: label.clone(),
+                    step: name,
+                    passed: true,
+                    skipped: true,
+                    seconds: 0.0,
+                    what: format!("if: {}", condition.unwrap_or("(a step before failed)")),
+                    log,
+                });
                 continue;
             }
             let mut step_env = env.clone();
@@ -299,7 +308,15 @@ impl DryRun {
                 let started = Instant::now();
                 let result = self.save_cache(&from, &to, rust, &log);
                 let passed = result.is_ok();
-                verdict.steps.push(StepResult { job: label.clone(), step: format!("post: save {what}"), passed, skipped: false, seconds: started.elapsed().as_secs_f64(), what: format!("save {} to {}", from.display(), to.display()), log });
+                verdict.steps.push(StepResult {
+                    job: label.clone(),
+                    step: format!("post: save {what}"),
+                    passed,
+                    skipped: false,
+                    seconds: started.elapsed().as_secs_f64(),
+                    what: format!("save {} to {}", from.display(), to.display()),
+                    log,
+                });
             }
         }
         Ok(())
@@ -382,11 +399,7 @@ impl DryRun {
 
     /// Restores `cache` into `target` when it exists; Ok(true) on a hit.
     fn restore_cache(&self, cache: &Path, target: &Path, log: &Path) -> Result<bool, String> {
-        let script = format!(
-            "if [ -d {c} ]; then mkdir -p {t} && cp -a {c}/. {t}/ && echo 'restored {c}' && exit 0; fi; echo 'cache miss: {c}'; exit 3",
-            c = cache.display(),
-            t = target.display()
-        );
+        let script = format!("if [ -d {c} ]; then mkdir -p {t} && cp -a {c}/. {t}/ && echo 'restored {c}' && exit 0; fi; echo 'cache miss: {c}'; exit 3", c = cache.display(), t = target.display());
         match self.as_runner_shell(&script, &self.home, &BTreeMap::new(), log) {
             Ok(()) => Ok(true),
             Err(e) if e.contains("exit status: 3") => Ok(false),

@@ -107,7 +107,11 @@ fn a_run_without_junit_or_with_a_failing_exit_code_is_no_go() {
 #[test]
 fn a_known_failure_is_reported_as_known_until_it_expires_and_a_new_failure_beside_it_still_blocks() {
     let f = Fixture::new("known");
-    std::fs::write(f.dir.join("findings.toml"), "[[finding]]\nid = \"MVE-14c\"\nseverity = \"P2\"\nstatus = \"open\"\ntitle = \"slow at 1,000 users\"\ntest = \"soak_a_thousand_users\"\nexpires = \"2026-12-31\"\n").unwrap();
+    std::fs::write(
+        f.dir.join("findings.toml"),
+        "[[finding]]\nid = \"MVE-14c\"\nseverity = \"P2\"\nstatus = \"open\"\ntitle = \"slow at 1,000 users\"\ntest = \"soak_a_thousand_users\"\nexpires = \"2026-12-31\"\n",
+    )
+    .unwrap();
     let soak = f.junit("soak.xml", &[("api-robustness::load", "soak_a_thousand_users", false), ("soak::soak", "soak_steady", true)]);
     let (code, out) = f.verdict_of(&[("soak", &soak, 100)], &["--runs-only"]);
     assert_eq!(code, 0, "{out}");
