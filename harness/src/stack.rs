@@ -28,7 +28,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
 #[derive(Debug, Default, Clone)]
 pub struct StackBuilder {
     services: BTreeSet<Service>,
-    anvil_states: Option<usize>,
+    anvil_states: Option<(usize, Option<usize>)>,
 }
 
 impl StackBuilder {
@@ -45,12 +45,18 @@ impl StackBuilder {
         self
     }
     /// anvil keeping the state of its last `states` blocks only, in memory and none on disk
-    /// (`--prune-history`): its memory stays bounded however long the chain grows (the soak), and a
-    /// read of an older block fails with [`crate::Error::PrunedState`]. Private stacks only: a
-    /// shared stack's chains are leased per test and start at genesis.
-    pub fn anvil_keeping_states(mut self, states: usize) -> Self {
+    /// (`--prune-history`): a read of an older block fails with [`crate::Error::PrunedState`].
+    /// Private stacks only: a shared stack's chains are leased per test and start at genesis.
+    pub fn anvil_keeping_states(self, states: usize) -> Self {
+        self.anvil_keeping(states, None)
+    }
+
+    /// [`StackBuilder::anvil_keeping_states`], and with `blocks` the transactions (receipts, logs,
+    /// traces) of the last `blocks` blocks only (`--transaction-block-keeper`): what keeps anvil's
+    /// memory bounded however long the chain grows (the soak; suites/soak/README.md has the figures).
+    pub fn anvil_keeping(mut self, states: usize, blocks: Option<usize>) -> Self {
         self.services.insert(Service::Anvil);
-        self.anvil_states = Some(states);
+        self.anvil_states = Some((states, blocks));
         self
     }
     pub fn with(mut self, service: Service) -> Self {
@@ -98,8 +104,9 @@ impl StackBuilder {
         // Started one after another: on 2 cores parallel starts are no faster and blur failures.
         for &service in &self.services {
             let mut cmd = service.cmd();
-            if let (Service::Anvil, Some(states)) = (service, self.anvil_states) {
-                cmd = vec![format!("{} --prune-history {states}", cmd.join(" "))];
+            if let (Service::Anvil, Some((states, blocks))) = (service, self.anvil_states) {
+                let keeper = blocks.map_or(String::new(), |b| format!(" --transaction-block-keeper {b}"));
+                cmd = vec![format!("{} --prune-history {states}{keeper}", cmd.join(" "))];
             }
             let handle = start(&docker, service, &network, &session.run_key, None, cmd).await?;
             stack.handles.insert(service, handle);

@@ -289,6 +289,8 @@ impl Respond for Read {
 pub struct FakeStripe {
     pub server: MockServer,
     store: Store,
+    /// Idempotency key → intent id, as Stripe keeps them (the service's key is `purchase-<id>`).
+    by_key: Arc<Mutex<HashMap<String, String>>>,
     livemode: bool,
 }
 
@@ -296,12 +298,21 @@ impl FakeStripe {
     /// Listens on `bind` (the stack's gateway address, so that containers reach it; nothing
     /// outside the machine can).
     pub async fn start(bind: IpAddr, livemode: bool) -> Result<FakeStripe> {
+        FakeStripe::start_recording(bind, livemode, true).await
+    }
+
+    /// [`FakeStripe::start`]; `record` false keeps no copy of the requests received (a soak's
+    /// millions: wiremock records every request by default, and [`FakeStripe::requests`] then
+    /// answers nothing).
+    pub async fn start_recording(bind: IpAddr, livemode: bool, record: bool) -> Result<FakeStripe> {
         let listener = std::net::TcpListener::bind((bind, 0))?;
-        let server = MockServer::builder().listener(listener).start().await;
+        let builder = MockServer::builder().listener(listener);
+        let server = if record { builder.start().await } else { builder.disable_request_recording().start().await };
         let store: Store = Arc::default();
-        Mock::given(method("POST")).and(path("/v1/payment_intents")).respond_with(Create { store: store.clone(), by_key: Arc::default(), livemode }).with_priority(10).mount(&server).await;
+        let by_key: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        Mock::given(method("POST")).and(path("/v1/payment_intents")).respond_with(Create { store: store.clone(), by_key: by_key.clone(), livemode }).with_priority(10).mount(&server).await;
         Mock::given(method("GET")).and(path_regex(r"^/v1/payment_intents/[A-Za-z0-9_]+$")).respond_with(Read { store: store.clone() }).with_priority(10).mount(&server).await;
-        Ok(FakeStripe { server, store, livemode })
+        Ok(FakeStripe { server, store, by_key, livemode })
     }
 
     /// The base URL for the service's configuration.
@@ -323,6 +334,16 @@ impl FakeStripe {
         let mut all: Vec<PaymentIntent> = self.store.lock().expect("store").values().cloned().collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
+    }
+
+    /// Forgets an intent whose events are all accepted (a soak's store would otherwise hold every
+    /// intent of the run). A later read of it answers 404, as for an intent Stripe never had.
+    pub fn forget(&self, id: &str) {
+        if let Some(pi) = self.store.lock().expect("store").remove(id)
+            && let Some(purchase) = pi.purchase_id()
+        {
+            self.by_key.lock().expect("store").remove(&format!("purchase-{purchase}"));
+        }
     }
 
     /// Stores `pi` as Stripe's current state of it.

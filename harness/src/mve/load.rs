@@ -79,6 +79,8 @@ pub struct Delivered {
     pub credits: i64,
     pub outcome: Option<String>,
     pub attempts: u32,
+    /// The PaymentIntent the event is about.
+    pub intent: String,
 }
 
 /// Everything the load did and saw.
@@ -98,6 +100,22 @@ pub struct Record {
     pub payments_latency_ms: Mutex<Vec<f64>>,
     /// A task's fatal error: the load itself broke (not the system under test).
     pub broken: Mutex<Option<String>>,
+    /// With [`LoadOptions::fold_accepted`]: accepted deliveries leave `deliveries` and only their
+    /// worth per player and their count stay (a 48-hour soak would otherwise keep millions).
+    pub fold_accepted: std::sync::atomic::AtomicBool,
+    pub accepted_worth: Mutex<BTreeMap<String, i64>>,
+    pub accepted_count: AtomicU64,
+}
+
+/// How the load runs. The default is the chaos suite's: the chain as fast as anvil mines, every
+/// delivery kept for the verdict's per-event check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// A pause after each round of five chain transactions: a steady rate instead of anvil's
+    /// fastest (which mines 20-50 one-transaction blocks a second).
+    pub chain_pace: Option<Duration>,
+    /// Keep only unaccepted deliveries, folding accepted ones into per-player totals.
+    pub fold_accepted: bool,
 }
 
 impl Record {
@@ -123,7 +141,15 @@ impl Record {
         for d in self.deliveries.lock().expect("deliveries").iter().filter(|d| matches!(d.outcome.as_deref(), Some("applied" | "duplicate"))) {
             *out.entry(d.player.clone()).or_default() += d.credits;
         }
+        for (player, worth) in self.accepted_worth.lock().expect("accepted").iter() {
+            *out.entry(player.clone()).or_default() += worth;
+        }
         out
+    }
+
+    /// Deliveries accepted so far (with an outcome), folded or not.
+    pub fn accepted(&self) -> u64 {
+        self.accepted_count.load(Ordering::Relaxed) + self.deliveries.lock().expect("deliveries").iter().filter(|d| d.outcome.is_some()).count() as u64
     }
 }
 
@@ -140,7 +166,12 @@ pub struct Load {
 
 impl Load {
     pub fn start(mve: Arc<Mve>, seed: u64) -> Load {
+        Load::start_with(mve, seed, LoadOptions::default())
+    }
+
+    pub fn start_with(mve: Arc<Mve>, seed: u64, options: LoadOptions) -> Load {
         let record = Arc::new(Record::default());
+        record.fold_accepted.store(options.fold_accepted, Ordering::Relaxed);
         let stop = Arc::new(AtomicBool::new(false));
         let chain_gate = Arc::new(tokio::sync::Mutex::new(()));
         let mut tasks = Vec::new();
@@ -150,7 +181,7 @@ impl Load {
         {
             let (mve, record, stop, gate) = (mve.clone(), record.clone(), stop.clone(), chain_gate.clone());
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = chain(&mve, &record, &stop, &gate, seed).await {
+                if let Err(e) = chain(&mve, &record, &stop, &gate, seed, options.chain_pace).await {
                     broken(&record, "chain load", e);
                 }
             }));
@@ -181,7 +212,7 @@ impl Load {
             if let Some(b) = r.broken.lock().expect("broken").clone() {
                 return Err(b);
             }
-            let delivered = r.deliveries.lock().expect("deliveries").iter().filter(|d| d.outcome.is_some()).count();
+            let delivered = r.accepted();
             Ok((r.chain_ops.load(Ordering::Relaxed) >= 20 && delivered >= 3).then_some(()))
         })
         .await?;
@@ -231,7 +262,7 @@ impl Load {
     }
 }
 
-async fn chain(mve: &Mve, record: &Record, stop: &AtomicBool, gate: &tokio::sync::Mutex<()>, seed: u64) -> anyhow::Result<()> {
+async fn chain(mve: &Mve, record: &Record, stop: &AtomicBool, gate: &tokio::sync::Mutex<()>, seed: u64, pace: Option<Duration>) -> anyhow::Result<()> {
     let mut generator = Generator::new(seed, mve.admin, mve.players.clone(), 0.05);
     let mut round = 0;
     while !stop.load(Ordering::SeqCst) {
@@ -241,6 +272,11 @@ async fn chain(mve: &Mve, record: &Record, stop: &AtomicBool, gate: &tokio::sync
         let report = generator.run(&mve.chain.provider, &mve.d, &Workload::new(seed + round, 5)).await?;
         anyhow::ensure!(report.unexpected_reverts == 0 && report.unexpected_successes == 0, "the chain and the model disagree: {report:?}");
         record.chain_ops.fetch_add(report.sent as u64, Ordering::Relaxed);
+        drop(_round);
+        if let Some(pace) = pace {
+            // The steady rate a soak asks for (a pace, not a synchronisation).
+            tokio::time::sleep(pace).await;
+        }
     }
     Ok(())
 }
@@ -264,7 +300,7 @@ async fn payments(mve: &Mve, record: &Record, stop: &AtomicBool) -> anyhow::Resu
                 }
                 let mut deliveries = record.deliveries.lock().expect("deliveries");
                 for (e, worth) in events {
-                    deliveries.push(Delivered { event_id: e.id.clone(), event: e, player: player.into(), credits: worth, outcome: None, attempts: 0 });
+                    deliveries.push(Delivered { event_id: e.id.clone(), event: e, player: player.into(), credits: worth, outcome: None, attempts: 0, intent: pi.id.clone() });
                 }
             }
             Ok(r) if r.status().is_server_error() => {
@@ -307,6 +343,20 @@ async fn deliver_backlog(mve: &Mve, record: &Record) -> anyhow::Result<()> {
                 record.wrong_writes.lock().expect("wrong writes").push(format!("{id}: {} {}", a.status, a.body));
             }
             _ => break, // the service is down or busy: Stripe retries later
+        }
+        if record.fold_accepted.load(Ordering::Relaxed) && d.outcome.is_some() {
+            let (player, credits, applied) = (d.player.clone(), d.credits, matches!(d.outcome.as_deref(), Some("applied" | "duplicate")));
+            let intent = d.intent.clone();
+            deliveries.retain(|d| d.event_id != id);
+            // Once none of its events waits, Stripe's copy of the intent is no longer read: the
+            // simulator forgets it (its store would hold every intent of the run).
+            if !deliveries.iter().any(|d| d.intent == intent) {
+                mve.stripe.forget(&intent);
+            }
+            if applied {
+                *record.accepted_worth.lock().expect("accepted").entry(player).or_default() += credits;
+            }
+            record.accepted_count.fetch_add(1, Ordering::Relaxed);
         }
     }
     Ok(())

@@ -49,12 +49,15 @@ impl Mve {
     /// [`Mve::start`] with extra environment for both services (each reads its own prefix, e.g.
     /// `INDEXER_HTTP_HEADER_TIMEOUT_MS`, `PAYMENTS_HTTP_MAX_CONNECTIONS`, and ignores the other's).
     pub async fn start_with(seed: u64, extra_env: &[(&'static str, String)]) -> anyhow::Result<Mve> {
-        Mve::start_on(seed, extra_env, Stack::builder()).await
+        Mve::start_on(seed, extra_env, Stack::builder(), false).await
     }
 
     /// [`Mve::start_with`] on a stack `builder` configures further (e.g.
     /// [`crate::StackBuilder::anvil_keeping_states`] for the soak); MariaDB, Redis and anvil are added.
-    pub async fn start_on(seed: u64, extra_env: &[(&'static str, String)], builder: crate::StackBuilder) -> anyhow::Result<Mve> {
+    ///
+    /// `long_run`: the Stripe simulator keeps no copy of the requests it received (a soak's
+    /// millions); [`FakeStripe::requests`] then answers nothing.
+    pub async fn start_on(seed: u64, extra_env: &[(&'static str, String)], builder: crate::StackBuilder, long_run: bool) -> anyhow::Result<Mve> {
         let stack = builder.mariadb().redis().anvil().private().await?;
         let chain = stack.fresh_chain().await?;
         let indexer_db = stack.fresh_database().await?;
@@ -69,7 +72,7 @@ impl Mve {
         let mariadb = stack.mariadb()?;
         let payments_db_link = stack.link_to(mariadb).await?;
         let indexer_db_proxy = LinkProxy::start(gateway, mariadb_on_host(&stack).await?, seed).await?;
-        let stripe = FakeStripe::start(gateway, false).await?;
+        let stripe = FakeStripe::start_recording(gateway, false, !long_run).await?;
 
         let indexer_env = vec![
             ("INDEXER_RPC_URL", chain_link.url().to_string()),

@@ -14,6 +14,35 @@ pub mod sampler;
 
 use std::time::Duration;
 
+/// How much history the soak's anvil keeps: `MVE_SOAK_ANVIL=STATES[,BLOCKS]` (states in memory,
+/// blocks whose transactions are kept), else the defaults below (README: why these).
+pub fn anvil_history() -> anyhow::Result<(usize, Option<usize>)> {
+    let Ok(v) = std::env::var("MVE_SOAK_ANVIL") else { return Ok((ANVIL_STATES, Some(ANVIL_BLOCKS))) };
+    let mut it = v.split(',').map(|n| n.trim().parse::<usize>());
+    match (it.next(), it.next()) {
+        (Some(Ok(states)), None) => Ok((states, None)),
+        (Some(Ok(states)), Some(Ok(blocks))) => Ok((states, Some(blocks))),
+        _ => anyhow::bail!("MVE_SOAK_ANVIL={v:?}: expected STATES or STATES,BLOCKS"),
+    }
+}
+
+pub const ANVIL_STATES: usize = 128;
+pub const ANVIL_BLOCKS: usize = 2_000;
+/// After each round of five chain transactions.
+pub const CHAIN_PACE: Duration = Duration::from_secs(1);
+
+/// Fails (loudly, as [`harness::Error::PrunedState`]) when `from` lies outside the last `blocks`
+/// blocks, whose logs the soak's anvil keeps: a check there would compare with logs the node
+/// dropped and see them missing.
+pub async fn ensure_retained(p: &alloy::providers::DynProvider, from: u64, blocks: u64) -> anyhow::Result<()> {
+    use alloy::providers::Provider;
+    let head = p.get_block_number().await?;
+    if head.saturating_sub(from) >= blocks {
+        return Err(harness::Error::PrunedState { what: format!("the events from block {from}"), block: from, head }.into());
+    }
+    Ok(())
+}
+
 /// `MVE_SOAK_DURATION` (`90s`, `10m`, `48h`; plain seconds too), else 3 minutes.
 pub fn duration() -> anyhow::Result<Duration> {
     match std::env::var("MVE_SOAK_DURATION") {

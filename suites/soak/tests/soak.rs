@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::checker;
+use harness::mve::load::LoadOptions;
 use harness::mve::load::{IndexerAnswer, PAYMENT_PLAYERS};
 use harness::mve::{Load, Mve};
 use soak::nar::NarClient;
@@ -80,8 +81,13 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     let duration = soak::duration()?;
     let seed = std::env::var("SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(6_001u64);
     eprintln!("soak for {duration:?}, seed {seed} (reproduce with SOAK_SEED={seed})");
-    let mve = Arc::new(Mve::start(seed).await?);
-    let load = Load::start(mve.clone(), seed);
+    let (states, blocks) = soak::anvil_history()?;
+    let mve = Arc::new(Mve::start_on(seed, &[], harness::Stack::builder().anvil_keeping(states, blocks), true).await?);
+    // A steady rate (five transactions a second) and no per-delivery record kept once accepted:
+    // what keeps the chain's growth and the soak's own memory per hour bounded (README).
+    let load = Load::start_with(mve.clone(), seed, LoadOptions { chain_pace: Some(soak::CHAIN_PACE), fold_accepted: true });
+    let retained = blocks.unwrap_or(usize::MAX) as u64;
+    let mut events_checked_to = 0u64;
     let mut series = Series::create("series")?;
     let mut findings = Vec::new();
     let mut checks = 0;
@@ -103,9 +109,22 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
                 findings.push(e);
                 break;
             }
+            // The readers' answers at every sample, while the blocks they name are still held.
+            findings.extend(check_answers(&mve, load.record.take_indexer_answers()).await?);
             if Instant::now() >= next_check {
                 checks += 1;
-                findings.extend(check_answers(&mve, load.record.take_indexer_answers()).await?);
+                // The events of every block indexed since the last check: over the whole soak, all
+                // of them, each while the node still holds its logs.
+                let to = mve.indexer_api().await?.status().await?.current_block.unwrap_or(0);
+                if to > events_checked_to {
+                    let from = events_checked_to + 1;
+                    soak::ensure_retained(&mve.chain.provider, from, retained).await?;
+                    let v = checker::events(&mve.chain.provider, &mve.d, &mve.indexer_api().await?, from, to).await?;
+                    if !v.valid {
+                        findings.push(format!("events {from}..={to}: {}", v.summary()));
+                    }
+                    events_checked_to = to;
+                }
                 let (_, payments_pool) = mve.pools().await?;
                 let players: Vec<String> = PAYMENT_PLAYERS.iter().map(|p| p.to_string()).collect();
                 if let Err(e) = harness::ledger::check_tables(&payments_pool, &players).await {
@@ -148,7 +167,9 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     };
     let mut accounts = mve.players.clone();
     accounts.push(mve.admin);
-    let verdict = checker::full(p, &mve.d, &api, head, &accounts).await?.and(checker::events(p, &mve.d, &api, 0, head).await?);
+    // The state at the head; the events of the blocks the periodic checks have not covered.
+    soak::ensure_retained(p, events_checked_to + 1, retained).await?;
+    let verdict = checker::full(p, &mve.d, &api, head, &accounts).await?.and(checker::events(p, &mve.d, &api, events_checked_to + 1, head).await?);
     if !verdict.valid {
         findings.push(verdict.summary());
     }

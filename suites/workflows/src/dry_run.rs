@@ -14,7 +14,8 @@
 //!   asked for (nothing is downloaded); `taiki-e/install-action` checks the tool answers;
 //! - `Swatinem/rust-cache` and `actions/cache` are caches of this dry run: the first job of a run
 //!   misses (a cold cache, the case that broke), a later job restores what an earlier one saved,
-//!   and rust-cache saves `target/` without the workspace's own crates, as rust-cache does;
+//!   and rust-cache saves `target/` without the workspace's own crates, as rust-cache does (moved,
+//!   not copied: one job restores each);
 //! - `actions/upload-artifact` checks its paths exist.
 //! - Not reproduced: Ubuntu (the runner here is Debian: package names, apt sources, Google Chrome
 //!   instead of Chromium), GitHub's network (here only the package registries answer), its 4 cores
@@ -240,12 +241,21 @@ impl DryRun {
         let stash = git(&["stash", "create", "workflow dry run"])?;
         let commit = if stash.is_empty() { git(&["rev-parse", "HEAD"])? } else { stash };
         git(&["update-ref", "refs/mve-dry-run/head", &commit])?;
+        // A bundle the runner fetches from: git refuses to serve a repository another user owns
+        // ("dubious ownership"), and a runner's checkout fetches from a remote anyway.
+        git(&["bundle", "create", "-q", &self.bundle().display().to_string(), "refs/mve-dry-run/head"])?;
         Ok(commit)
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.logs.join("checkout.bundle")
     }
 
     fn run_job(&self, workflow: &Workflow, job: &Job, run: &JobRun, commit: &str, verdict: &mut Verdict) -> Result<(), String> {
         let label = if run.matrix.is_empty() { job.name.clone() } else { format!("{} ({})", job.name, run.matrix.values().cloned().collect::<Vec<_>>().join(", ")) };
-        let workspace = self.work().join(format!("{}-{}", job.name, run.matrix.values().cloned().collect::<Vec<_>>().join("-"))).join("repo");
+        // One path for every job, as GitHub's runner has (`/home/runner/work/<repo>/<repo>`); each
+        // job's checkout starts from an empty directory there.
+        let workspace = self.work().join("repo").join("repo");
         let temp = self.work().join("runner-temp");
         let summary = self.work().join(format!("{}-summary.md", job.name));
         let mut env: BTreeMap<String, String> = workflow.env.clone();
@@ -340,10 +350,10 @@ impl DryRun {
         let ws = workspace.display();
         match name {
             "actions/checkout" => {
-                let what = format!("git clone {} && git checkout {commit}", self.repo.display());
+                let what = format!("git fetch (a bundle of {}) && git checkout {commit}", self.repo.display());
                 let script = format!(
-                    "mkdir -p {ws} && cd {ws} && git init -q && git fetch -q --no-tags {repo} refs/mve-dry-run/head && git checkout -q FETCH_HEAD && git log -1 --format='checked out %H %s'",
-                    repo = self.repo.display()
+                    "rm -rf {ws} && mkdir -p {ws} && cd {ws} && git init -q && git fetch -q --no-tags {bundle} refs/mve-dry-run/head && git checkout -q FETCH_HEAD && git log -1 --format='checked out %H %s'",
+                    bundle = self.bundle().display()
                 );
                 (what, self.as_runner_shell(&script, &self.work(), &none, log))
             }
@@ -399,7 +409,13 @@ impl DryRun {
 
     /// Restores `cache` into `target` when it exists; Ok(true) on a hit.
     fn restore_cache(&self, cache: &Path, target: &Path, log: &Path) -> Result<bool, String> {
-        let script = format!("if [ -d {c} ]; then mkdir -p {t} && cp -a {c}/. {t}/ && echo 'restored {c}' && exit 0; fi; echo 'cache miss: {c}'; exit 3", c = cache.display(), t = target.display());
+        // Moved, not copied: within one dry run a saved cache is restored by one job at most, and
+        // a copy of a cold build's target/ (~10 GB) twice over does not fit every disk here.
+        let script = format!(
+            "if [ -d {c} ]; then mkdir -p \"$(dirname {t})\" && rm -rf {t} && mv {c} {t} && echo 'restored {c}' && exit 0; fi; echo 'cache miss: {c}'; exit 3",
+            c = cache.display(),
+            t = target.display()
+        );
         match self.as_runner_shell(&script, &self.home, &BTreeMap::new(), log) {
             Ok(()) => Ok(true),
             Err(e) if e.contains("exit status: 3") => Ok(false),
@@ -410,7 +426,7 @@ impl DryRun {
     /// Saves `from` as `to`; for rust-cache without the workspace's own crates, as rust-cache
     /// cleans before it saves (so the next job builds them again).
     fn save_cache(&self, from: &Path, to: &Path, rust: bool, log: &Path) -> Result<(), String> {
-        let mut script = format!("rm -rf {t} && mkdir -p {t} && cp -a {f}/. {t}/\n", f = from.display(), t = to.display());
+        let mut script = format!("[ -d {f} ] || {{ echo 'nothing to save at {f}'; exit 0; }}\nrm -rf {t} && mkdir -p \"$(dirname {t})\" && mv {f} {t}\n", f = from.display(), t = to.display());
         if rust {
             let _ = write!(
                 script,
