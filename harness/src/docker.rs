@@ -7,7 +7,7 @@ use testcontainers::bollard::Docker;
 use testcontainers::bollard::models::NetworkCreateRequest;
 use testcontainers::bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder};
 
-use crate::session::{self, LABEL_HARNESS, LABEL_OWNER, LABEL_RUN, Owner};
+use crate::session::{self, LABEL_HARNESS, LABEL_OWNER, LABEL_RUN, LABEL_USER, Owner};
 use crate::{Error, Result};
 
 /// Connects to the engine (DOCKER_HOST or /var/run/docker.sock) and checks that it answers.
@@ -29,7 +29,12 @@ pub async fn image_exists(docker: &Docker, image: &str) -> bool {
 /// Labels every harness object carries.
 pub fn labels(run_key: &str) -> HashMap<String, String> {
     let session = session::current();
-    HashMap::from([(LABEL_HARNESS.to_string(), "1".to_string()), (LABEL_OWNER.to_string(), session.owner.label()), (LABEL_RUN.to_string(), run_key.to_string())])
+    HashMap::from([
+        (LABEL_HARNESS.to_string(), "1".to_string()),
+        (LABEL_OWNER.to_string(), session.owner.label()),
+        (LABEL_RUN.to_string(), run_key.to_string()),
+        (LABEL_USER.to_string(), session::uid().to_string()),
+    ])
 }
 
 /// Creates a bridge network whose Linux bridge is `name` (at most 15 characters, starting with

@@ -120,16 +120,21 @@ impl Stack {
             Kind::Shared => std::env::var("MVE_ANVIL_SLOTS").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_ANVIL_SLOTS),
             Kind::Private | Kind::External => 1,
         };
+        // A lease file that cannot be opened (another user's directory, a full disk) fails at once:
+        // only a lease another test holds is worth waiting for.
         let (slot, lease) = crate::wait::until("a free anvil slot", LEASE_TIMEOUT, || async {
             for slot in 0..slots {
-                if let Some(lease) = FileLock::try_acquire(&self.lease_path(slot))? {
-                    return Ok::<_, Error>(Some((slot, lease)));
+                let path = self.lease_path(slot);
+                match FileLock::try_acquire(&path) {
+                    Ok(Some(lease)) => return Ok::<_, Error>(Some(Ok((slot, lease)))),
+                    Ok(None) => {}
+                    Err(e) => return Ok(Some(Err(Error::Config(format!("anvil lease {}: {e}", path.display()))))),
                 }
             }
             Ok(None)
         })
         .await
-        .map_err(|t| Error::Config(format!("{t}; all {slots} slots stayed leased (raise MVE_ANVIL_SLOTS?)")))?;
+        .map_err(|t| Error::Config(format!("{t}; all {slots} slots stayed leased (raise MVE_ANVIL_SLOTS?)")))??;
 
         let handle = match self.kind {
             Kind::Shared => Some(self.shared_anvil_slot(slot).await?),
@@ -165,7 +170,7 @@ impl Stack {
     }
 
     fn lease_path(&self, slot: usize) -> PathBuf {
-        let dir = std::env::temp_dir().join("mve-harness");
+        let dir = session::scratch_root();
         match (self.kind, &self.network) {
             (Kind::Shared, _) => session::current().dir.join(format!("anvil-{slot}.lease")),
             (Kind::Private, Some(net)) => dir.join(format!("private-{net}-anvil.lease")),

@@ -21,6 +21,21 @@ pub const LABEL_OWNER: &str = "org.bunkerverse.mve.owner";
 /// The run key: one container set of one test binary in one run.
 pub const LABEL_RUN: &str = "org.bunkerverse.mve.run";
 pub const LABEL_SERVICE: &str = "org.bunkerverse.mve.service";
+/// The uid that ran the harness: on a machine several users share (the workflow dry run's runner
+/// next to the gate that started it), a leak check counts its own containers only.
+pub const LABEL_USER: &str = "org.bunkerverse.mve.user";
+
+/// The effective uid, as [`LABEL_USER`] records it.
+pub fn uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The harness's lock and lease files, one directory per user: a directory another user created
+/// first (root's gate run, then the dry run's runner) would refuse this user's files.
+pub fn scratch_root() -> PathBuf {
+    std::env::temp_dir().join(format!("mve-harness-{}", uid()))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
@@ -75,7 +90,7 @@ pub fn current() -> &'static Session {
         let binary = std::env::var("NEXTEST_BINARY_ID").unwrap_or_else(|_| std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
         let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| owner.label());
         let run_key = short_hash(&format!("{run}|{binary}|{}", owner.label()));
-        let dir = std::env::temp_dir().join("mve-harness").join(&run_key);
+        let dir = scratch_root().join(&run_key);
         Session { owner, run_key, dir }
     })
 }
@@ -138,7 +153,7 @@ pub async fn next_in_sequence(name: &str) -> Result<u64> {
 
 /// The watcher of `owner` holds this file locked while it waits, and deletes it when it is done.
 pub fn watcher_lock_path(owner: &Owner) -> PathBuf {
-    std::env::temp_dir().join("mve-harness").join(format!("watcher-{}.lock", owner.label()))
+    scratch_root().join(format!("watcher-{}.lock", owner.label()))
 }
 
 /// Starts, once per owner, a detached watcher that waits for the owner to end and then removes the
@@ -154,8 +169,11 @@ pub fn ensure_watcher() {
     let session = current();
     let owner = &session.owner;
     let lock = watcher_lock_path(owner);
-    if let Some(parent) = lock.parent() {
-        let _ = std::fs::create_dir_all(parent);
+    if let Some(parent) = lock.parent()
+        && let Err(e) = std::fs::create_dir_all(parent)
+    {
+        // No watcher means the containers outlive a killed run: say so rather than leak quietly.
+        eprintln!("mve-harness: no cleanup watcher ({}: {e}); `mve-harness reap` removes what this run leaves", parent.display());
     }
     let filter = format!("label={LABEL_OWNER}={}", owner.label());
     let script = format!(

@@ -77,3 +77,20 @@ fn a_missing_image_fails_fast_naming_the_image_and_the_fix() {
     // Generous bound: only guards against a hang waiting on a registry that cannot answer.
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
 }
+
+/// Regression (CI, 2026-12-03): the scratch directory was one `$TMPDIR/mve-harness` for every user,
+/// so after root's gate run the workflow dry run's runner could not open a lock in it ("Permission
+/// denied") and a lease waited 300 s on the error. A path in the way of the old name stands in for
+/// the other user's directory (root passes any permission check, a file in the way it cannot).
+#[test]
+fn a_scratch_path_another_user_left_in_the_temp_dir_does_not_stop_the_harness() {
+    let tmp = std::env::temp_dir().join(format!("mve-scratch-test-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("mve-harness"), "another user's directory").unwrap();
+    let out = mve_harness().args(["up", "shared", "redis", "--then", "exit"]).env("TMPDIR", &tmp).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert!(out.status.success(), "mve-harness up failed:\n{stdout}\n{stderr}");
+    assert!(!stderr.contains("no cleanup watcher"), "the watcher did not start: {stderr}");
+}
