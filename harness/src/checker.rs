@@ -4,7 +4,17 @@
 //!
 //! - [`full`]: every robot, item and balance (every player the indexer or the caller knows);
 //! - [`sampled`]: a seeded random sample of them;
-//! - [`events`]: the stored raw events against `eth_getLogs` — no gap, no duplicate, no orphan.
+//! - [`events`]: the stored raw events against `eth_getLogs` — no gap, no duplicate, no orphan,
+//!   read in pages of two sizes so that a page boundary or a `limit` that drops or repeats an event
+//!   is seen.
+//!
+//! Each mode also compares the listings, not only the entities (issue 25): the players list with
+//! every address the chain's `Transfer` logs ever gave or took something from ([`ChainHistory`]),
+//! the IDs of robots and items, and each checked owner's items with the items the chain's logs
+//! leave with that owner (an item listed twice, or one the owner no longer holds, is a difference).
+//! Items equipped on a robot are a field of the robot (`equipped`) and of each item
+//! (`equipped_on`), compared with the contracts' views. The API has no listing of an owner's
+//! robots; each robot's owner is compared.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -13,6 +23,7 @@ use alloy::eips::BlockId;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
 use futures::{StreamExt, TryStreamExt};
 use mve_contracts::Deployment;
 use rand::SeedableRng;
@@ -20,7 +31,7 @@ use rand::rngs::StdRng;
 use rand::seq::IteratorRandom;
 use serde::Serialize;
 
-use crate::indexer_api::{IndexerApi, ItemView, RobotView};
+use crate::indexer_api::{EventView, IndexerApi, ItemView, RobotView};
 use crate::{Error, Result};
 
 /// Differences kept in full in a verdict; the count covers all of them.
@@ -115,6 +126,8 @@ pub struct Checked {
     pub items: usize,
     pub balances: usize,
     pub events: usize,
+    /// Lists compared as a whole: the players, the robot and item IDs, owners' items, event pages.
+    pub listings: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -142,6 +155,7 @@ impl Verdict {
         self.checked.items += other.checked.items;
         self.checked.balances += other.checked.balances;
         self.checked.events += other.checked.events;
+        self.checked.listings += other.checked.listings;
         self.difference_count += other.difference_count;
         self.first = self.first.or(other.first);
         self.worst = match (self.worst, other.worst) {
@@ -156,13 +170,14 @@ impl Verdict {
     /// A short human report: counts, then the first and worst difference.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "{} at block {}: checked {} robots, {} items, {} balances, {} events; {} differences",
+            "{} at block {}: checked {} robots, {} items, {} balances, {} events, {} listings; {} differences",
             if self.valid { "consistent" } else { "INCONSISTENT" },
             self.block,
             self.checked.robots,
             self.checked.items,
             self.checked.balances,
             self.checked.events,
+            self.checked.listings,
             self.difference_count
         );
         for (label, d) in [("first", &self.first), ("worst", &self.worst)] {
@@ -274,6 +289,112 @@ pub fn compare_item(chain: &ItemView, ours: &ItemView, block: u64, out: &mut Vec
     }
 }
 
+/// What only the chain's logs tell, for the listings: every address a `Transfer` of the robot, item
+/// or NTC contract ever named (minted to, sent to, sent from: the players), and each item's owners
+/// block by block. Advanced from the last block it read, so a long run reads each log once, while
+/// the node still holds it: anvil drops the logs of blocks beyond `--transaction-block-keeper`
+/// without an error, so a caller on such a node advances it within that window (the soak does).
+#[derive(Debug, Clone, Default)]
+pub struct ChainHistory {
+    scanned_to: Option<u64>,
+    /// Each player and the first block a transfer named it in.
+    players: BTreeMap<Address, u64>,
+    /// Each item's owners, in chain order: (block, owner).
+    item_owners: BTreeMap<u64, Vec<(u64, Address)>>,
+}
+
+impl ChainHistory {
+    /// The history through `to`, read from genesis.
+    pub async fn read(p: &DynProvider, d: &Deployment, to: u64) -> Result<ChainHistory> {
+        let mut h = ChainHistory::default();
+        h.advance(p, d, to).await?;
+        Ok(h)
+    }
+
+    /// Reads the transfer logs of the blocks after the last one read, through `to`.
+    pub async fn advance(&mut self, p: &DynProvider, d: &Deployment, to: u64) -> Result<()> {
+        let mut start = self.scanned_to.map_or(0, |s| s + 1);
+        // ERC-721's and ERC-20's Transfer share one signature; the token ID is the 721's 4th topic.
+        let transfer = mve_contracts::BunkerItem::Transfer::SIGNATURE_HASH;
+        while start <= to {
+            let end = to.min(start + 9_999);
+            let filter = Filter::new().address(vec![d.robot, d.item, d.ntc]).event_signature(transfer).from_block(start).to_block(end);
+            let logs = p.get_logs(&filter).await.map_err(|e| Error::Rpc(format!("eth_getLogs {start}..={end}: {e}")))?;
+            for log in &logs {
+                let topics = log.topics();
+                if topics.len() < 3 {
+                    continue;
+                }
+                let block = log.block_number.unwrap_or_default();
+                for party in [topics[1], topics[2]].map(Address::from_word) {
+                    if !party.is_zero() {
+                        self.players.entry(party).or_insert(block);
+                    }
+                }
+                if log.address() == d.item && topics.len() == 4 {
+                    let id = U256::from_be_bytes(topics[3].0).saturating_to::<u64>();
+                    self.item_owners.entry(id).or_default().push((block, Address::from_word(topics[2])));
+                }
+            }
+            start = end + 1;
+        }
+        self.scanned_to = Some(self.scanned_to.map_or(to, |s| s.max(to)));
+        Ok(())
+    }
+
+    fn ensure_read(&self, block: u64) -> Result<()> {
+        match self.scanned_to {
+            Some(s) if s >= block => Ok(()),
+            s => Err(Error::Config(format!("the chain history is read through {s:?}, not block {block}: advance it first"))),
+        }
+    }
+
+    /// The players as of `block`.
+    pub fn players_at(&self, block: u64) -> Result<BTreeSet<Address>> {
+        self.ensure_read(block)?;
+        Ok(self.players.iter().filter(|&(_, &first)| first <= block).map(|(&a, _)| a).collect())
+    }
+
+    /// The items `owner` holds at `block`, in ID order.
+    pub fn items_of_at(&self, owner: Address, block: u64) -> Result<Vec<u64>> {
+        self.ensure_read(block)?;
+        Ok(self.item_owners.iter().filter(|(_, owners)| owners.iter().take_while(|(b, _)| *b <= block).last().is_some_and(|(_, o)| *o == owner)).map(|(&id, _)| id).collect())
+    }
+}
+
+/// The players list against the chain's: one missing (a mint-only recipient, say) or extra is a
+/// difference.
+fn compare_players(chain: &BTreeSet<Address>, ours: &[Address], block: u64, out: &mut Vec<Difference>) {
+    let mut seen = BTreeSet::new();
+    for a in ours {
+        if !seen.insert(*a) {
+            out.push(diff(format!("player {a:#x}"), "listed", 1, 2, block, U256::MAX));
+        }
+    }
+    for a in chain.difference(&seen) {
+        out.push(diff(format!("player {a:#x}"), "listed", true, false, block, U256::MAX));
+    }
+    for a in seen.difference(chain) {
+        out.push(diff(format!("player {a:#x}"), "listed", false, true, block, U256::MAX));
+    }
+}
+
+/// An owner's item listing against the items the chain leaves with them at `block`: each once, in
+/// ID order, each naming that owner.
+fn compare_items_of(owner: Address, chain: &[u64], ours: &[ItemView], block: u64, out: &mut Vec<Difference>) {
+    let entity = || format!("items of {owner:#x}");
+    let ids: Vec<u64> = ours.iter().map(|i| i.id).collect();
+    if ids != chain {
+        let listed: BTreeSet<u64> = ids.iter().copied().collect();
+        let held: BTreeSet<u64> = chain.iter().copied().collect();
+        let severity = U256::from(listed.symmetric_difference(&held).count().max(1));
+        out.push(diff(entity(), "ids", format!("{chain:?}"), format!("{ids:?}"), block, severity));
+    }
+    for item in ours.iter().filter(|i| i.owner != owner) {
+        out.push(diff(entity(), &format!("item {} owner", item.id), owner, item.owner, block, U256::from(1)));
+    }
+}
+
 /// What to check: ids of robots and items, and addresses whose balance to compare.
 #[derive(Debug, Clone, Default)]
 struct Scope {
@@ -282,8 +403,15 @@ struct Scope {
     owners: Vec<Address>,
 }
 
+/// The chain's side of a check: its logs' history and the confirming reader.
+struct Oracle<'a> {
+    history: &'a ChainHistory,
+    reread: &'a Reread,
+}
+
 /// Everything either side knows at `block`; entities one side lacks are differences themselves.
-async fn full_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], reread: &Reread, out: &mut Vec<Difference>) -> Result<Scope> {
+async fn full_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], oracle: &Oracle<'_>, out: &mut Vec<Difference>) -> Result<Scope> {
+    let Oracle { history, reread } = *oracle;
     let at = BlockId::number(block);
     let counters = || async {
         let rpc = |e: alloy::contract::Error| crate::error::rpc_at("counters".to_string(), block, e);
@@ -306,12 +434,20 @@ async fn full_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u6
             out.push(diff(format!("{kind} {id}"), "exists", false, true, block, U256::MAX));
         }
     }
+    let listed = api.players(block).await?;
+    let chain_players = history.players_at(block)?;
+    compare_players(&chain_players, &listed, block, out);
     let mut owners: BTreeSet<Address> = accounts.iter().copied().collect();
-    owners.extend(api.players(block).await?);
+    owners.extend(listed);
+    owners.extend(chain_players);
     Ok(Scope { robots: chain_robots.into_iter().collect(), items: chain_items.into_iter().collect(), owners: owners.into_iter().collect() })
 }
 
-async fn check_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, scope: Scope, reread: &Reread, mut out: Vec<Difference>) -> Result<Verdict> {
+/// The players list and the robot and item ID lists.
+const SCOPE_LISTINGS: usize = 3;
+
+async fn check_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, scope: Scope, oracle: &Oracle<'_>, mut out: Vec<Difference>) -> Result<Verdict> {
+    let Oracle { history, reread } = *oracle;
     let robot_diffs: Vec<Vec<Difference>> = futures::stream::iter(scope.robots.iter().copied())
         .map(|id| async move {
             match api.robot(id, Some(block)).await? {
@@ -340,31 +476,53 @@ async fn check_scope(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
+    let listing_diffs: Vec<Vec<Difference>> = futures::stream::iter(scope.owners.iter().copied())
+        .map(|owner| async move {
+            let (_, ours) = api.items_of(owner, Some(block)).await?;
+            let mut found = Vec::new();
+            compare_items_of(owner, &history.items_of_at(owner, block)?, &ours, block, &mut found);
+            Ok::<_, Error>(found)
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
     out.extend(robot_diffs.into_iter().flatten());
     out.extend(item_diffs.into_iter().flatten());
     out.extend(balance_diffs.into_iter().flatten());
-    let checked = Checked { robots: scope.robots.len(), items: scope.items.len(), balances: scope.owners.len(), events: 0 };
+    out.extend(listing_diffs.into_iter().flatten());
+    let checked = Checked { robots: scope.robots.len(), items: scope.items.len(), balances: scope.owners.len(), events: 0, listings: SCOPE_LISTINGS + scope.owners.len() };
     Ok(Verdict::from(block, checked, out))
 }
 
 /// Every robot, item and balance at `block` (which the indexer must have reached). `accounts` adds
 /// addresses to check beyond the players the indexer knows (so a player it missed is caught).
 pub async fn full(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address]) -> Result<Verdict> {
-    let mut out = Vec::new();
-    let reread = Reread::default();
-    let scope = full_scope(p, d, api, block, accounts, &reread, &mut out).await?;
-    check_scope(p, d, api, block, scope, &reread, out).await
+    full_with_history(p, d, api, block, accounts, &mut ChainHistory::default()).await
 }
 
-/// A seeded sample of `n` robots, `n` items and `n` balances at `block`. Which entities exist is
-/// compared in full (two id lists): an entity one side lacks is reported whatever the sample.
+/// [`full`] with a [`ChainHistory`] the caller keeps (advanced here through `block`): a long run
+/// on a node that drops old logs reads each of them once, in time.
+pub async fn full_with_history(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], history: &mut ChainHistory) -> Result<Verdict> {
+    history.advance(p, d, block).await?;
+    let mut out = Vec::new();
+    let reread = Reread::default();
+    let oracle = Oracle { history, reread: &reread };
+    let scope = full_scope(p, d, api, block, accounts, &oracle, &mut out).await?;
+    check_scope(p, d, api, block, scope, &oracle, out).await
+}
+
+/// A seeded sample of `n` robots, `n` items and `n` balances (with those owners' item listings) at
+/// `block`. Which entities exist is compared in full (the ID lists and the players list): an
+/// entity one side lacks is reported whatever the sample.
 pub async fn sampled(p: &DynProvider, d: &Deployment, api: &IndexerApi, block: u64, accounts: &[Address], n: usize, seed: u64) -> Result<Verdict> {
     let mut existence = Vec::new();
     let reread = Reread::default();
-    let scope = full_scope(p, d, api, block, accounts, &reread, &mut existence).await?;
+    let history = ChainHistory::read(p, d, block).await?;
+    let oracle = Oracle { history: &history, reread: &reread };
+    let scope = full_scope(p, d, api, block, accounts, &oracle, &mut existence).await?;
     let mut rng = StdRng::seed_from_u64(seed);
     let scope = Scope { robots: sample(scope.robots, n, &mut rng), items: sample(scope.items, n, &mut rng), owners: sample(scope.owners, n, &mut rng) };
-    check_scope(p, d, api, block, scope, &reread, existence).await
+    check_scope(p, d, api, block, scope, &oracle, existence).await
 }
 
 fn sample<T: Ord>(v: Vec<T>, n: usize, rng: &mut StdRng) -> Vec<T> {
@@ -381,8 +539,9 @@ pub async fn events(p: &DynProvider, d: &Deployment, api: &IndexerApi, from: u64
     let logs = p.get_logs(&filter).await.map_err(|e| Error::Rpc(format!("eth_getLogs {from}..={to}: {e}")))?;
     let chain: BTreeMap<(u64, u64), _> = logs.iter().map(|l| ((l.block_number.unwrap_or_default(), l.log_index.unwrap_or_default()), l)).collect();
     let ours_list = api.events(from, to).await?;
-    let mut ours: BTreeMap<(u64, u64), _> = BTreeMap::new();
     let mut out = Vec::new();
+    let pages = compare_pagings(api, from, to, &ours_list, &mut out).await?;
+    let mut ours: BTreeMap<(u64, u64), _> = BTreeMap::new();
     for e in &ours_list {
         if ours.insert((e.block_number, e.log_index), e).is_some() {
             out.push(diff(format!("event {}:{}", e.block_number, e.log_index), "count", 1, 2, e.block_number, U256::MAX));
@@ -412,7 +571,41 @@ pub async fn events(p: &DynProvider, d: &Deployment, api: &IndexerApi, from: u64
         out.push(diff(format!("event {}:{}", key.0, key.1), "exists", false, true, key.0, U256::MAX));
     }
     out.sort_by_key(|d| d.block);
-    Ok(Verdict::from(to, Checked { events: chain.len(), ..Default::default() }, out))
+    Ok(Verdict::from(to, Checked { events: chain.len(), listings: 1 + pages, ..Default::default() }, out))
+}
+
+/// The same range read in other pages must give the same events in the same order: pages of a
+/// span that puts their boundaries elsewhere (an inclusive `to` read as exclusive drops the
+/// boundary blocks' events; an overlap doubles them), and the first page cut by `limit`, which
+/// must be exactly the first `limit` events. Returns how many pages were read.
+async fn compare_pagings(api: &IndexerApi, from: u64, to: u64, whole: &[EventView], out: &mut Vec<Difference>) -> Result<usize> {
+    let key = |e: &EventView| (e.block_number, e.log_index);
+    let whole_keys: Vec<(u64, u64)> = whole.iter().map(key).collect();
+    let blocks = to - from + 1;
+    // About seven pages whatever the range, never a span that divides the 10,000-block pages.
+    let span = (blocks / 7).max(1) | 1;
+    let mut paged = Vec::new();
+    let mut pages = 0;
+    let mut start = from;
+    while start <= to {
+        let end = to.min(start + span - 1);
+        paged.extend(api.events_page(start, end, None).await?.iter().map(key));
+        pages += 1;
+        start = end + 1;
+    }
+    if paged != whole_keys {
+        let severity = U256::from(whole_keys.len().abs_diff(paged.len()).max(1));
+        out.push(diff(format!("events {from}..={to}"), &format!("in pages of {span} blocks"), format!("{} events", whole_keys.len()), format!("{} events", paged.len()), from, severity));
+    }
+    if blocks <= crate::indexer_api::EVENTS_PAGE_BLOCKS && whole_keys.len() >= 2 {
+        let limit = whole_keys.len() as u64 / 2;
+        let first: Vec<(u64, u64)> = api.events_page(from, to, Some(limit)).await?.iter().map(key).collect();
+        pages += 1;
+        if first != whole_keys[..limit as usize] {
+            out.push(diff(format!("events {from}..={to}"), &format!("limit={limit}"), format!("the first {limit}"), format!("{} events, first {:?}", first.len(), first.first()), from, U256::from(1)));
+        }
+    }
+    Ok(pages)
 }
 
 /// Like [`full`], but through the API's *latest* reads (the ones Redis caches): each answer is
@@ -424,7 +617,8 @@ pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts:
     let block = status.current_block.ok_or_else(|| Error::Config("indexer has indexed nothing".into()))?;
     let mut out = Vec::new();
     let reread = Reread::default();
-    let scope = full_scope(p, d, api, block, accounts, &reread, &mut out).await?;
+    let mut history = ChainHistory::read(p, d, block).await?;
+    let scope = full_scope(p, d, api, block, accounts, &Oracle { history: &history, reread: &reread }, &mut out).await?;
     let fresh = |entity: String, at: u64, out: &mut Vec<Difference>| {
         if at < block {
             out.push(diff(entity, "freshness", format!("at least block {block}"), format!("as of block {at}"), block, U256::from(block - at)));
@@ -452,8 +646,12 @@ pub async fn latest(p: &DynProvider, d: &Deployment, api: &IndexerApi, accounts:
         let (at, ours) = api.balance(owner, None).await?;
         fresh(format!("balance {owner:#x}"), at, &mut out);
         out.extend(reread.balance(p, d, owner, ours, at).await?);
+        let (at, ours) = api.items_of(owner, None).await?;
+        fresh(format!("items of {owner:#x}"), at, &mut out);
+        history.advance(p, d, at).await?;
+        compare_items_of(owner, &history.items_of_at(owner, at)?, &ours, at, &mut out);
     }
-    let checked = Checked { robots: scope.robots.len(), items: scope.items.len(), balances: scope.owners.len(), events: 0 };
+    let checked = Checked { robots: scope.robots.len(), items: scope.items.len(), balances: scope.owners.len(), events: 0, listings: SCOPE_LISTINGS + scope.owners.len() };
     Ok(Verdict::from(block, checked, out))
 }
 

@@ -64,6 +64,11 @@ pub struct StatusView {
     pub last_error: Option<String>,
 }
 
+/// The widest block range one `/events` request may span, and the most events it returns (the
+/// reference indexer's documented limits).
+pub const EVENTS_PAGE_BLOCKS: u64 = 10_000;
+pub const EVENTS_PAGE_LIMIT: u64 = 10_000;
+
 #[derive(Debug, Clone)]
 pub struct IndexerApi {
     base: String,
@@ -144,25 +149,30 @@ impl IndexerApi {
         Ok(self.ok(&format!("/players?at={at}"), "players").await?.map(|(_, v)| v).unwrap_or_default())
     }
 
-    /// Every stored event in `from..=to`, fetched in pages.
+    /// Every stored event in `from..=to`, fetched in pages of [`EVENTS_PAGE_BLOCKS`] blocks.
     pub async fn events(&self, from: u64, to: u64) -> Result<Vec<EventView>> {
         let mut all = Vec::new();
         let mut start = from;
         while start <= to {
-            let end = to.min(start + 9_999);
-            let path = format!("/events?from={start}&to={end}");
-            let answer = self.get(&path).await?;
-            if answer.status != 200 {
-                return Err(Error::Config(format!("GET {path}: {} {}", answer.status, answer.body)));
-            }
-            let page: Vec<EventView> = serde_json::from_value(answer.body["events"].clone()).map_err(|e| Error::Config(format!("GET {path}: {e}")))?;
-            if page.len() >= 10_000 {
-                return Err(Error::Config(format!("GET {path}: page full; narrow the range")));
+            let end = to.min(start + EVENTS_PAGE_BLOCKS - 1);
+            let page = self.events_page(start, end, None).await?;
+            if page.len() as u64 >= EVENTS_PAGE_LIMIT {
+                return Err(Error::Config(format!("GET /events?from={start}&to={end}: page full; narrow the range")));
             }
             all.extend(page);
             start = end + 1;
         }
         Ok(all)
+    }
+
+    /// One `GET /events` request: the events of `from..=to`, at most `limit` of them.
+    pub async fn events_page(&self, from: u64, to: u64, limit: Option<u64>) -> Result<Vec<EventView>> {
+        let path = format!("/events?from={from}&to={to}{}", limit.map(|l| format!("&limit={l}")).unwrap_or_default());
+        let answer = self.get(&path).await?;
+        if answer.status != 200 {
+            return Err(Error::Config(format!("GET {path}: {} {}", answer.status, answer.body)));
+        }
+        serde_json::from_value(answer.body["events"].clone()).map_err(|e| Error::Config(format!("GET {path}: {e}")))
     }
 
     pub async fn status(&self) -> Result<StatusView> {

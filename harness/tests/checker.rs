@@ -24,6 +24,7 @@ async fn inventing_indexer(block: u64, owner: alloy::primitives::Address) -> Moc
         ("/robots/7", json!({ "block": block, "robot": robot })),
         ("/items/9", json!({ "block": block, "item": item })),
         (&*format!("/owners/{owner:#x}/balance"), json!({ "block": block, "balance": "0" })),
+        (&*format!("/owners/{owner:#x}/items"), json!({ "block": block, "items": [item] })),
     ];
     for (p, body) in routes {
         Mock::given(method("GET")).and(path(p)).respond_with(ok(body)).mount(&server).await;
@@ -133,5 +134,59 @@ async fn a_check_of_a_block_the_node_has_pruned_fails_loudly_and_one_it_holds_is
     }
     let recent = checker::chain_robot(&chain.provider, &d, 1, head - 2).await;
     assert!(!matches!(recent, Err(harness::Error::PrunedState { .. })), "block {} is within the window: {recent:?}", head - 2);
+    Ok(())
+}
+
+/// The listings, not only the entities (issue 25): a fake indexer whose players list leaves out an
+/// address that only ever received a mint, and which lists an owner's one item twice. Every mode
+/// reports both; the honest parts of the same answers are not reported.
+#[tokio::test]
+async fn a_listing_that_misses_a_mint_only_recipient_or_lists_an_item_twice_is_a_difference() -> anyhow::Result<()> {
+    use alloy::primitives::U256;
+    use mve_contracts::BunkerItem;
+    use wiremock::matchers::path_regex;
+    let stack = Stack::builder().anvil().shared().await?;
+    let chain = stack.fresh_chain().await?;
+    let accounts = chain.provider.get_accounts().await?;
+    let (admin, holder, minted_only) = (accounts[0], accounts[1], accounts[2]);
+    let d = Deployment::deploy(&chain.provider, admin).await?;
+    let attrs = BunkerItem::ItemView { itemType: 1, rarity: 1, condition: 4, boosts: [0; 12], classAffinities: 0, traitAffiliation: 1 };
+    d.item(&chain.provider).mint(holder, attrs).from(admin).send().await?.get_receipt().await?;
+    d.ntc(&chain.provider).mint(minted_only, U256::from(5)).from(admin).send().await?.get_receipt().await?;
+    let block = chain.provider.get_block_number().await?;
+    let item = checker::chain_item(&chain.provider, &d, 1, block).await?;
+
+    let server = MockServer::start().await;
+    let ok = |body: serde_json::Value| ResponseTemplate::new(200).set_body_json(body);
+    let routes = [
+        ("/status", json!({ "current_block": block, "events_per_second": 0.0, "events_indexed": 0, "reorgs": 0, "deepest_reorg": 0, "chain_reachable": true, "database_reachable": true })),
+        ("/robots", json!({ "block": block, "ids": [] })),
+        ("/items", json!({ "block": block, "ids": [1] })),
+        ("/items/1", json!({ "block": block, "item": item })),
+        ("/players", json!({ "block": block, "players": [holder] })),
+        (&*format!("/owners/{holder:#x}/items"), json!({ "block": block, "items": [item, item] })),
+        (&*format!("/owners/{minted_only:#x}/items"), json!({ "block": block, "items": [] })),
+        (&*format!("/owners/{holder:#x}/balance"), json!({ "block": block, "balance": "0" })),
+        (&*format!("/owners/{minted_only:#x}/balance"), json!({ "block": block, "balance": "5" })),
+    ];
+    for (p, body) in routes {
+        Mock::given(method("GET")).and(path(p)).respond_with(ok(body)).mount(&server).await;
+    }
+    Mock::given(method("GET")).and(path_regex("^/owners/0x[0-9a-f]{40}/(items|balance)$")).respond_with(ok(json!({ "block": block, "items": [], "balance": "0" }))).mount(&server).await;
+    let api = IndexerApi::new(&server.uri());
+    let listed = |v: &Verdict| {
+        let mut found: Vec<String> = v.differences.iter().map(|d| format!("{} {}: chain {} indexer {}", d.entity, d.field, d.chain, d.indexer)).collect();
+        found.sort();
+        found
+    };
+    let want = vec![format!("items of {holder:#x} ids: chain [1] indexer [1, 1]"), format!("player {minted_only:#x} listed: chain true indexer false")];
+    let full = checker::full(&chain.provider, &d, &api, block, &[]).await?;
+    assert_eq!(listed(&full), want, "full: {}", full.summary());
+    assert!(full.checked.listings >= 3 + 2, "players, robot and item IDs, two owners' items: {}", full.summary());
+    let latest = checker::latest(&chain.provider, &d, &api, &[]).await?;
+    assert_eq!(listed(&latest), want, "latest: {}", latest.summary());
+    // The sample of one owner may pick either; the players list is compared whatever the sample.
+    let sampled = checker::sampled(&chain.provider, &d, &api, block, &[], 2, 7).await?;
+    assert_eq!(listed(&sampled), want, "sampled: {}", sampled.summary());
     Ok(())
 }

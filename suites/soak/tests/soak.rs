@@ -88,6 +88,9 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     let load = Load::start_with(mve.clone(), seed, LoadOptions { chain_pace: Some(soak::CHAIN_PACE), fold_accepted: true });
     let retained = blocks.unwrap_or(usize::MAX) as u64;
     let mut events_checked_to = 0u64;
+    // The players and owners' items as the chain's logs tell them, read as the soak goes: the
+    // node keeps only the last `retained` blocks' logs.
+    let mut history = checker::ChainHistory::default();
     let mut series = Series::create("series")?;
     let mut findings = Vec::new();
     let mut checks = 0;
@@ -119,6 +122,7 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
                 if to > events_checked_to {
                     let from = events_checked_to + 1;
                     soak::ensure_retained(&mve.chain.provider, from, retained).await?;
+                    history.advance(&mve.chain.provider, &mve.d, to).await?;
                     let v = checker::events(&mve.chain.provider, &mve.d, &mve.indexer_api().await?, from, to).await?;
                     if !v.valid {
                         findings.push(format!("events {from}..={to}: {}", v.summary()));
@@ -169,7 +173,7 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     accounts.push(mve.admin);
     // The state at the head; the events of the blocks the periodic checks have not covered.
     soak::ensure_retained(p, events_checked_to + 1, retained).await?;
-    let verdict = checker::full(p, &mve.d, &api, head, &accounts).await?.and(checker::events(p, &mve.d, &api, events_checked_to + 1, head).await?);
+    let verdict = checker::full_with_history(p, &mve.d, &api, head, &accounts, &mut history).await?.and(checker::events(p, &mve.d, &api, events_checked_to + 1, head).await?);
     if !verdict.valid {
         findings.push(verdict.summary());
     }
