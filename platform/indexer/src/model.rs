@@ -547,3 +547,214 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! The event-to-row rules as a property: any sequence of chain-valid operations (mints,
+    //! transfers, equips into a free slot, unequips, NTC mints and transfers within the balance),
+    //! each turned into the changes the contracts' events decode to, several per block, leaves the
+    //! state, its last versions and its players exactly as a plain model of the chain says. A
+    //! failure shrinks to the shortest list of operations that still shows it, printed as such.
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const PEOPLE: [Address; 3] = [Address::repeat_byte(0xa1), Address::repeat_byte(0xb2), Address::repeat_byte(0xc3)];
+
+    /// Indices into the robots, items and people that exist when the operation runs (taken modulo
+    /// their number, so shrinking never invents an entity); an operation invalid at that point on
+    /// the chain (equipping into a full slot, spending more than the balance) is skipped.
+    #[derive(Debug, Clone)]
+    enum Op {
+        MintRobot { to: usize },
+        MintItem { to: usize },
+        TransferRobot { robot: usize, to: usize },
+        TransferItem { item: usize, to: usize },
+        Equip { robot: usize, item: usize, slot: u8 },
+        Unequip { robot: usize, slot: u8 },
+        MintNtc { to: usize, amount: u64 },
+        SendNtc { from: usize, to: usize, amount: u64 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let who = 0..PEOPLE.len();
+        prop_oneof![
+            who.clone().prop_map(|to| Op::MintRobot { to }),
+            who.clone().prop_map(|to| Op::MintItem { to }),
+            (0..4usize, who.clone()).prop_map(|(robot, to)| Op::TransferRobot { robot, to }),
+            (0..4usize, who.clone()).prop_map(|(item, to)| Op::TransferItem { item, to }),
+            (0..4usize, 0..4usize, 1..=4u8).prop_map(|(robot, item, slot)| Op::Equip { robot, item, slot }),
+            (0..4usize, 1..=4u8).prop_map(|(robot, slot)| Op::Unequip { robot, slot }),
+            (who.clone(), 1..50u64).prop_map(|(to, amount)| Op::MintNtc { to, amount }),
+            (who.clone(), who, 1..50u64).prop_map(|(from, to, amount)| Op::SendNtc { from, to, amount }),
+        ]
+    }
+
+    /// The chain as the contracts keep it.
+    #[derive(Debug, Default)]
+    struct Chain {
+        robots: BTreeMap<u64, (Address, [u64; 4])>,
+        items: BTreeMap<u64, (Address, u64)>,
+        balances: BTreeMap<Address, u64>,
+        players: BTreeMap<Address, Position>,
+    }
+
+    fn nth<T: Copy>(keys: impl Iterator<Item = T>, i: usize) -> Option<T> {
+        let all: Vec<T> = keys.collect();
+        (!all.is_empty()).then(|| all[i % all.len()])
+    }
+
+    fn item_of(id: u64, owner: Address) -> Item {
+        Item { id, owner, item_type: 1, rarity: 1, condition: 4, boosts: [0; 12], class_affinities: 0, trait_affiliation: 1, equipped_on: 0 }
+    }
+
+    impl Chain {
+        /// The changes the events of `op` decode to, with the chain moved on; none if the chain
+        /// would refuse `op`.
+        fn run(&mut self, op: &Op) -> Vec<Change> {
+            let z = Address::ZERO;
+            match *op {
+                Op::MintRobot { to } => {
+                    let id = self.robots.len() as u64 + 1;
+                    self.robots.insert(id, (PEOPLE[to], [0; 4]));
+                    vec![Change::RobotTransfer { from: z, to: PEOPLE[to], id }, Change::RobotMinted { id, base: [5; 12] }]
+                }
+                Op::MintItem { to } => {
+                    let id = self.items.len() as u64 + 1;
+                    self.items.insert(id, (PEOPLE[to], 0));
+                    vec![Change::ItemTransfer { from: z, to: PEOPLE[to], id }, Change::ItemMinted { item: item_of(id, PEOPLE[to]) }]
+                }
+                Op::TransferRobot { robot, to } => {
+                    let Some(id) = nth(self.robots.keys().copied(), robot) else { return vec![] };
+                    let r = self.robots.get_mut(&id).expect("listed");
+                    let from = std::mem::replace(&mut r.0, PEOPLE[to]);
+                    vec![Change::RobotTransfer { from, to: PEOPLE[to], id }]
+                }
+                Op::TransferItem { item, to } => {
+                    let Some(id) = nth(self.items.keys().copied(), item) else { return vec![] };
+                    let i = self.items.get_mut(&id).expect("listed");
+                    if i.1 != 0 {
+                        return vec![]; // an equipped item is locked
+                    }
+                    let from = std::mem::replace(&mut i.0, PEOPLE[to]);
+                    vec![Change::ItemTransfer { from, to: PEOPLE[to], id }]
+                }
+                Op::Equip { robot, item, slot } => {
+                    let (Some(r), Some(i)) = (nth(self.robots.keys().copied(), robot), nth(self.items.keys().copied(), item)) else { return vec![] };
+                    let s = usize::from(slot - 1);
+                    let (robot_owner, slots) = self.robots[&r];
+                    let (item_owner, on) = self.items[&i];
+                    if robot_owner != item_owner || on != 0 || slots[s] != 0 {
+                        return vec![];
+                    }
+                    self.robots.get_mut(&r).expect("listed").1[s] = i;
+                    self.items.get_mut(&i).expect("listed").1 = r;
+                    vec![Change::ItemEquipped { robot: r, item: i, slot }]
+                }
+                Op::Unequip { robot, slot } => {
+                    let Some(r) = nth(self.robots.keys().copied(), robot) else { return vec![] };
+                    let s = usize::from(slot - 1);
+                    let i = self.robots[&r].1[s];
+                    if i == 0 {
+                        return vec![];
+                    }
+                    self.robots.get_mut(&r).expect("listed").1[s] = 0;
+                    self.items.get_mut(&i).expect("listed").1 = 0;
+                    vec![Change::ItemUnequipped { robot: r, item: i, slot }]
+                }
+                Op::MintNtc { to, amount } => {
+                    *self.balances.entry(PEOPLE[to]).or_default() += amount;
+                    vec![Change::NtcTransfer { from: z, to: PEOPLE[to], value: U256::from(amount) }]
+                }
+                Op::SendNtc { from, to, amount } => {
+                    let have = self.balances.get(&PEOPLE[from]).copied().unwrap_or(0);
+                    if have < amount {
+                        return vec![];
+                    }
+                    *self.balances.entry(PEOPLE[from]).or_default() -= amount;
+                    *self.balances.entry(PEOPLE[to]).or_default() += amount;
+                    vec![Change::NtcTransfer { from: PEOPLE[from], to: PEOPLE[to], value: U256::from(amount) }]
+                }
+            }
+        }
+
+        fn note(&mut self, at: Position, change: &Change) {
+            let parties = match *change {
+                Change::RobotTransfer { from, to, .. } | Change::ItemTransfer { from, to, .. } | Change::NtcTransfer { from, to, .. } => [from, to],
+                _ => return,
+            };
+            for p in parties.into_iter().filter(|p| !p.is_zero()) {
+                self.players.entry(p).or_insert(at);
+            }
+        }
+    }
+
+    /// Applies `ops` three to a block; returns the first way the indexer's state differs from the
+    /// chain's.
+    fn differs(ops: &[Op]) -> Option<String> {
+        let mut chain = Chain::default();
+        let mut state = State::default();
+        let mut log_index = 0;
+        for (n, op) in ops.iter().enumerate() {
+            let block_number = n as u64 / 3 + 1;
+            if n % 3 == 0 {
+                log_index = 0;
+            }
+            for change in chain.run(op) {
+                let at = Position { block_number, log_index };
+                log_index += 1;
+                chain.note(at, &change);
+                if let Err(e) = state.apply(at, &change, &|_| false) {
+                    return Some(format!("{op:?}: {e}"));
+                }
+            }
+        }
+        for (id, (owner, slots)) in &chain.robots {
+            let r = &state.robots[id];
+            if (r.owner, r.equipped) != (*owner, *slots) {
+                return Some(format!("robot {id}: owner {} slots {:?}, the chain {owner} {slots:?}", r.owner, r.equipped));
+            }
+            if state.robot_versions.iter().rev().find(|(_, v)| v.id == *id).map(|(_, v)| v) != Some(r) {
+                return Some(format!("robot {id}: its last version is not its state"));
+            }
+        }
+        for (id, (owner, on)) in &chain.items {
+            let i = &state.items[id];
+            if (i.owner, i.equipped_on) != (*owner, *on) {
+                return Some(format!("item {id}: owner {} on robot {}, the chain {owner} on {on}", i.owner, i.equipped_on));
+            }
+            if state.item_versions.iter().rev().find(|(_, v)| v.id == *id).map(|(_, v)| v) != Some(i) {
+                return Some(format!("item {id}: its last version is not its state"));
+            }
+        }
+        for p in PEOPLE {
+            let ours = state.balances.get(&p).copied().unwrap_or_default();
+            let theirs = U256::from(chain.balances.get(&p).copied().unwrap_or(0));
+            if ours != theirs {
+                return Some(format!("balance of {p}: {ours}, the chain {theirs}"));
+            }
+        }
+        let players: BTreeMap<Address, Position> = state.new_players.iter().map(|(at, a)| (*a, *at)).collect();
+        if players != chain.players || players.len() != state.new_players.len() {
+            return Some(format!("players {:?}, the chain {:?}", state.new_players, chain.players));
+        }
+        None
+    }
+
+    fn regressions() -> &'static str {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/model.txt")
+    }
+
+    proptest! {
+        #![proptest_config(harness::property::config("any_chain_valid_history_indexes_as_the_chain_holds_it", harness::property::cases(256), regressions()))]
+
+        #[test]
+        fn any_chain_valid_history_indexes_as_the_chain_holds_it(ops in proptest::collection::vec(op(), 1..40)) {
+            if let Some(d) = differs(&ops) {
+                prop_assert!(false, "{d}");
+            }
+        }
+    }
+}
