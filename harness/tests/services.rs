@@ -94,3 +94,30 @@ fn a_scratch_path_another_user_left_in_the_temp_dir_does_not_stop_the_harness() 
     assert!(out.status.success(), "mve-harness up failed:\n{stdout}\n{stderr}");
     assert!(!stderr.contains("no cleanup watcher"), "the watcher did not start: {stderr}");
 }
+
+/// Regression (CI, 2026-12-03): the gate holds a shared network per test binary until it ends, and
+/// the workflow dry run inside it found no address pool left for its own ("could not find an
+/// available, non-overlapping IPv4 address pool"): Docker's default pools hold 31 networks.
+/// scripts/setup starts the engine with pools of /24s; this asks for 64 harness networks at once.
+#[tokio::test]
+async fn the_engine_hands_out_sixty_four_harness_networks_at_once() -> anyhow::Result<()> {
+    let docker = harness::docker::connect().await?;
+    let session = harness::session::current();
+    let names: Vec<String> = (0..64).map(|i| format!("mve-{}{i:02}", &session.run_key[..9])).collect();
+    let mut made = Vec::new();
+    let mut failed = None;
+    for name in &names {
+        match harness::docker::ensure_network(&docker, name, &session.run_key).await {
+            Ok(()) => made.push(name.clone()),
+            Err(e) => {
+                failed = Some(format!("network {} of 64: {e}", made.len() + 1));
+                break;
+            }
+        }
+    }
+    for name in &made {
+        harness::docker::remove_network(&docker, name).await?;
+    }
+    assert!(failed.is_none(), "{} (scripts/setup starts dockerd with --default-address-pool …,size=24)", failed.unwrap_or_default());
+    Ok(())
+}
