@@ -103,7 +103,9 @@ fn a_scratch_path_another_user_left_in_the_temp_dir_does_not_stop_the_harness() 
 async fn the_engine_hands_out_sixty_four_harness_networks_at_once() -> anyhow::Result<()> {
     let docker = harness::docker::connect().await?;
     let session = harness::session::current();
-    let names: Vec<String> = (0..64).map(|i| format!("mve-{}{i:02}", &session.run_key[..9])).collect();
+    // "n" is no hex digit: these names can never be a harness network (`mve-<hex>`), which this
+    // test would otherwise remove from under the run (CI, 2026-12-03: "has active endpoints").
+    let names: Vec<String> = (0..64).map(|i| format!("mve-n{}{i:02}", &session.run_key[..8])).collect();
     let mut made = Vec::new();
     let mut failed = None;
     for name in &names {
