@@ -1,6 +1,6 @@
 //! The narrative matrix as the game client asks for it: for each context type, every BunkerClass ×
 //! ClassAffiliation (12 × 3) narrating that context type's event, through the C ABI. The PR gate
-//! runs [`sample`] (six cells per context type); the nightly profile and `narrative_report` run
+//! runs [`sample`] (two cells per context type); the nightly profile and `narrative_report` run
 //! [`all`] (288). The stored record is one insta snapshot per context type
 //! (`snapshots/nar-ffi/<context>.snap`), read back by [`recorded`].
 

@@ -9,7 +9,38 @@ use crate::checklist::{CellResult, Report};
 use crate::matrix;
 
 fn verdict(r: &Report) -> String {
-    if r.valid { format!("PASS: all {} cells pass every check of narrative-checklist.toml", r.cells.len()) } else { format!("FAIL: {}", r.summary()) }
+    if r.valid { format!("PASS: {}", r.summary()) } else { format!("FAIL: {}", r.summary()) }
+}
+
+/// The rules judged by share, as table rows: rule, passing of judged, share, least allowed.
+fn share_rows(r: &Report) -> Vec<[String; 4]> {
+    let mut rows: Vec<[String; 4]> =
+        r.shares.iter().map(|(rule, (n, of, least))| [rule.clone(), format!("{n} of {of}"), format!("{:.2}", *n as f64 / (*of).max(1) as f64), format!("{least:.2}")]).collect();
+    rows.push(["accuracy.class_lift".into(), "own class's words less another's".into(), format!("{:.2}", r.class_lift), String::new()]);
+    rows.push(["traits (reported)".into(), format!("own class's traits {:.2}, another's {:.2}", r.traits.share, r.traits.other_classes), format!("{:.2}", r.traits.lift), "not judged".into()]);
+    rows
+}
+
+/// A context type's figures, in the order of the report's table.
+fn context_row(c: &crate::checklist::ContextFigures) -> Vec<String> {
+    vec![
+        c.context_type.clone(),
+        c.cells.to_string(),
+        c.cells_passing.to_string(),
+        c.distinct_texts.to_string(),
+        format!("{:.2}", c.distinct_bigrams),
+        format!("{:.1} ({:.1})", c.mean_words, c.mean_continuation_words),
+        context_shares(c),
+        c.failures.join("; "),
+    ]
+}
+
+/// A context type's shares, `rule share` each.
+fn context_shares(c: &crate::checklist::ContextFigures) -> String {
+    let mut v: Vec<String> = c.shares.iter().map(|(r, x)| format!("{r} {x:.2}")).collect();
+    v.push(format!("class lift {:.2}", c.class_lift));
+    v.push(format!("traits {:.2} (lift {:.2})", c.traits.share, c.traits.lift));
+    v.join(", ")
 }
 
 fn by_context(r: &Report) -> BTreeMap<&str, Vec<&CellResult>> {
@@ -29,15 +60,24 @@ pub fn markdown(r: &Report, seconds: f64, model: &Path) -> String {
         r.cells.len(),
         verdict(r)
     );
-    s += "## Variety per context type\n\n| context type | cells | distinct texts | distinct bigrams | mean words | cells failing | context failures |\n|---|---|---|---|---|---|---|\n";
+    s += "Each text begins with the NAR's own opening (in italics below); accuracy, tone and variety judge only the model's continuation after it.\n\n";
+    s += "## The model's continuations, judged by share\n\n| rule | passing | share | at least |\n|---|---|---|---|\n";
+    for row in share_rows(r) {
+        s += &format!("| {} |\n", row.join(" | "));
+    }
+    s += "\n## Per context type\n\n| context type | cells | passing every check | distinct continuations | distinct bigrams | mean words (continuation) | shares | context failures |\n|---|---|---|---|---|---|---|---|\n";
     for c in &r.contexts {
-        s += &format!("| {} | {} | {} | {:.2} | {:.1} | {} | {} |\n", c.context_type, c.cells, c.distinct_texts, c.distinct_bigrams, c.mean_words, c.cells_failing, c.failures.join("; "));
+        s += &format!("| {} |\n", context_row(c).join(" | "));
     }
     for (t, cells) in by_context(r) {
         s += &format!("\n## {t}: \"{}\"\n\n| class × affiliation | text | checks |\n|---|---|---|\n", matrix::event(t));
         for c in cells {
             let checks = if c.failures.is_empty() { "pass".to_string() } else { c.failures.join("; ") };
-            s += &format!("| {} | {} | {} |\n", c.cell.name(), c.cell.text.replace('|', "\\|").replace('\n', " "), checks.replace('|', "\\|"));
+            let text = match c.cell.split() {
+                (Some(opening), rest) => format!("*{opening}* {rest}"),
+                (None, rest) => rest,
+            };
+            s += &format!("| {} | {} | {} |\n", c.cell.name(), text.replace('|', "\\|").replace('\n', " "), checks.replace('|', "\\|"));
         }
     }
     s += "\n---\n\nSigned off for narrative design: ______________________  Date: __________\n";
@@ -60,25 +100,25 @@ pub fn html(r: &Report, seconds: f64, model: &Path) -> String {
         if r.valid { "pass" } else { "fail" },
         esc(&verdict(r))
     );
-    s += "<h2>Variety per context type</h2><table><tr><th>context type</th><th>cells</th><th>distinct texts</th><th>distinct bigrams</th><th>mean words</th><th>cells failing</th><th>context failures</th></tr>";
+    s += "<p>Each text begins with the NAR's own opening (in italics); accuracy, tone and variety judge only the model's continuation after it.</p>";
+    s += "<h2>The model's continuations, judged by share</h2><table><tr><th>rule</th><th>passing</th><th>share</th><th>at least</th></tr>";
+    for row in share_rows(r) {
+        s += &format!("<tr>{}</tr>", row.iter().map(|c| format!("<td>{}</td>", esc(c))).collect::<String>());
+    }
+    s += "</table><h2>Per context type</h2><table><tr><th>context type</th><th>cells</th><th>passing every check</th><th>distinct continuations</th><th>distinct bigrams</th><th>mean words (continuation)</th><th>shares</th><th>context failures</th></tr>";
     for c in &r.contexts {
-        s += &format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
-            c.context_type,
-            c.cells,
-            c.distinct_texts,
-            c.distinct_bigrams,
-            c.mean_words,
-            c.cells_failing,
-            esc(&c.failures.join("; "))
-        );
+        s += &format!("<tr>{}</tr>", context_row(c).iter().map(|x| format!("<td>{}</td>", esc(x))).collect::<String>());
     }
     s += "</table>";
     for (t, cells) in by_context(r) {
         s += &format!("<h2>{t}: &ldquo;{}&rdquo;</h2><table><tr><th>class × affiliation</th><th>text</th><th>checks</th></tr>", esc(matrix::event(t)));
         for c in cells {
             let (class, checks) = if c.failures.is_empty() { ("pass", "pass".to_string()) } else { ("fail", c.failures.join("; ")) };
-            s += &format!("<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&c.cell.name()), esc(&c.cell.text), esc(&checks));
+            let text = match c.cell.split() {
+                (Some(opening), rest) => format!("<i>{}</i> {}", esc(&opening), esc(&rest)),
+                (None, rest) => esc(&rest),
+            };
+            s += &format!("<tr class=\"{class}\"><td>{}</td><td>{text}</td><td>{}</td></tr>", esc(&c.cell.name()), esc(&checks));
         }
         s += "</table>";
     }
