@@ -116,7 +116,14 @@ pub struct LoadOptions {
     pub chain_pace: Option<Duration>,
     /// Keep only unaccepted deliveries, folding accepted ones into per-player totals.
     pub fold_accepted: bool,
+    /// Every [`FORGET_STRIPE_EVERY`] purchases, between two (when neither the service nor the load
+    /// has a Stripe request in flight), drop the Stripe simulator's copies of the requests it
+    /// matched ([`crate::stripe::FakeStripe::drop_matched_requests`]): a long run's memory.
+    pub forget_stripe_requests: bool,
 }
+
+/// Purchases between two [`LoadOptions::forget_stripe_requests`] resets.
+pub const FORGET_STRIPE_EVERY: u64 = 50;
 
 impl Record {
     /// Deliveries not accepted yet.
@@ -189,7 +196,7 @@ impl Load {
         {
             let (mve, record, stop) = (mve.clone(), record.clone(), stop.clone());
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = payments(&mve, &record, &stop).await {
+                if let Err(e) = payments(&mve, &record, &stop, options.forget_stripe_requests).await {
                     broken(&record, "payments load", e);
                 }
             }));
@@ -281,7 +288,7 @@ async fn chain(mve: &Mve, record: &Record, stop: &AtomicBool, gate: &tokio::sync
     Ok(())
 }
 
-async fn payments(mve: &Mve, record: &Record, stop: &AtomicBool) -> anyhow::Result<()> {
+async fn payments(mve: &Mve, record: &Record, stop: &AtomicBool, forget_stripe: bool) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
     let mut n = 0u64;
     while !stop.load(Ordering::SeqCst) {
@@ -316,6 +323,11 @@ async fn payments(mve: &Mve, record: &Record, stop: &AtomicBool) -> anyhow::Resu
             }
         }
         deliver_backlog(mve, record).await?;
+        // This task makes every request that reaches Stripe (the service calls it only while
+        // answering a purchase or a delivery): here none is in flight.
+        if forget_stripe && n.is_multiple_of(FORGET_STRIPE_EVERY) {
+            mve.stripe.drop_matched_requests().await;
+        }
         tokio::time::sleep(PACE).await;
     }
     Ok(())

@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 pub struct NarClient {
     child: Child,
     out: PathBuf,
+    /// Its stderr, a file: a pipe nobody reads during the run would stall the client once full.
+    err: PathBuf,
     pid: u32,
     /// How far the output has been read, and the generations counted up to there: each sample
     /// reads only what is new (the output grows for the whole soak).
@@ -21,6 +23,8 @@ impl NarClient {
         std::fs::create_dir_all(&dir)?;
         let out = dir.join("nar_client.out");
         let file = std::fs::File::create(&out)?;
+        let err = dir.join("nar_client.err");
+        let err_file = std::fs::File::create(&err)?;
         // stdbuf -oL: a line per generation reaches the file at once (a file is block-buffered, and
         // the client is killed at the end, never flushing).
         let child = Command::new("nice")
@@ -30,10 +34,10 @@ impl NarClient {
             .arg(nar_ffi::model_path())
             .args(["1000000000", "24", "stream"])
             .stdout(Stdio::from(file))
-            .stderr(Stdio::piped())
+            .stderr(Stdio::from(err_file))
             .spawn()?;
         let pid = child.id();
-        Ok(NarClient { child, out, pid, counted: std::sync::Mutex::new((0, 0)) })
+        Ok(NarClient { child, out, err, pid, counted: std::sync::Mutex::new((0, 0)) })
     }
 
     /// Generations finished so far (buffered output: a lower bound).
@@ -68,12 +72,8 @@ impl NarClient {
     pub fn ended(&mut self) -> Option<String> {
         match self.child.try_wait() {
             Ok(Some(status)) => {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
-                }
-                Some(format!("the NAR client ended ({status}): {err}"))
+                let err = std::fs::read_to_string(&self.err).unwrap_or_default();
+                Some(format!("the NAR client ended ({status}): {}", err.trim()))
             }
             Ok(None) => None,
             Err(e) => Some(format!("the NAR client cannot be waited on: {e}")),
