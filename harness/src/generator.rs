@@ -232,13 +232,22 @@ pub struct Generator {
     admin: Address,
     players: Vec<Address>,
     failing_share: f64,
+    entity_cap: Option<usize>,
 }
 
 impl Generator {
     /// `admin` holds the operator and minter roles; `players` are the accounts that act.
     pub fn new(seed: u64, admin: Address, players: Vec<Address>, failing_share: f64) -> Generator {
         assert!(players.len() >= 2, "the workload needs at least two players");
-        Generator { rng: StdRng::seed_from_u64(seed), model: Model::default(), admin, players, failing_share }
+        Generator { rng: StdRng::seed_from_u64(seed), model: Model::default(), admin, players, failing_share, entity_cap: None }
+    }
+
+    /// No more mints once robots and items number `cap` together: transfers, equips and NTC
+    /// moves go on, and the chain's state stops growing (a soak: the node keeps copies of its
+    /// recent states, each as large as the state).
+    pub fn with_entity_cap(mut self, cap: usize) -> Generator {
+        self.entity_cap = Some(cap);
+        self
     }
 
     fn player(&mut self) -> Address {
@@ -273,7 +282,14 @@ impl Generator {
     }
 
     fn succeeding_op(&mut self) -> Option<Op> {
-        let choice = if self.model.robots.len() < 3 || self.model.items.len() < 6 { self.rng.random_range(0..2) } else { self.rng.random_range(0..10) };
+        let capped = self.entity_cap.is_some_and(|cap| self.model.robots.len() + self.model.items.len() >= cap);
+        let choice = if self.model.robots.len() < 3 || self.model.items.len() < 6 {
+            self.rng.random_range(0..2)
+        } else if capped {
+            self.rng.random_range(2..10)
+        } else {
+            self.rng.random_range(0..10)
+        };
         match choice {
             0 => {
                 let to = self.player();
@@ -545,5 +561,37 @@ impl Generator {
         report.blocks += 1;
         report.most_in_one_block = report.most_in_one_block.max(ops.len());
         Ok(oks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With a cap, the draws stop minting robots and items once the model holds that many, and go
+    /// on with everything else; without one they mint on.
+    #[test]
+    fn an_entity_cap_stops_the_mints_and_nothing_else() {
+        let players = vec![Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3)];
+        let draw = |cap: Option<usize>| {
+            let mut g = Generator::new(7, Address::repeat_byte(9), players.clone(), 0.05);
+            if let Some(cap) = cap {
+                g = g.with_entity_cap(cap);
+            }
+            let mut kinds = BTreeMap::<String, usize>::new();
+            for _ in 0..2_000 {
+                let op = g.next_op();
+                if !op.must_fail() {
+                    g.model.apply(&op);
+                }
+                *kinds.entry(op.kind().to_string()).or_default() += 1;
+            }
+            (g.model.robots.len() + g.model.items.len(), kinds)
+        };
+        let (capped, kinds) = draw(Some(40));
+        assert_eq!(capped, 40, "{kinds:?}");
+        assert!(kinds.len() >= 5, "the other operations go on: {kinds:?}");
+        let (uncapped, _) = draw(None);
+        assert!(uncapped > 200, "without a cap the mints go on: {uncapped}");
     }
 }

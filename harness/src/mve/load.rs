@@ -120,6 +120,11 @@ pub struct LoadOptions {
     /// has a Stripe request in flight), drop the Stripe simulator's copies of the requests it
     /// matched ([`crate::stripe::FakeStripe::drop_matched_requests`]): a long run's memory.
     pub forget_stripe_requests: bool,
+    /// The chain's five operations of a round mined in one block instead of one block each
+    /// (`Generator::run_blocks`): a fifth of the blocks for the same work.
+    pub one_block_a_round: bool,
+    /// No more mints once robots and items number this many ([`Generator::with_entity_cap`]).
+    pub entity_cap: Option<usize>,
 }
 
 /// Purchases between two [`LoadOptions::forget_stripe_requests`] resets.
@@ -188,7 +193,7 @@ impl Load {
         {
             let (mve, record, stop, gate) = (mve.clone(), record.clone(), stop.clone(), chain_gate.clone());
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = chain(&mve, &record, &stop, &gate, seed, options.chain_pace).await {
+                if let Err(e) = chain(&mve, &record, &stop, &gate, seed, options).await {
                     broken(&record, "chain load", e);
                 }
             }));
@@ -269,14 +274,20 @@ impl Load {
     }
 }
 
-async fn chain(mve: &Mve, record: &Record, stop: &AtomicBool, gate: &tokio::sync::Mutex<()>, seed: u64, pace: Option<Duration>) -> anyhow::Result<()> {
+async fn chain(mve: &Mve, record: &Record, stop: &AtomicBool, gate: &tokio::sync::Mutex<()>, seed: u64, options: LoadOptions) -> anyhow::Result<()> {
     let mut generator = Generator::new(seed, mve.admin, mve.players.clone(), 0.05);
+    if let Some(cap) = options.entity_cap {
+        generator = generator.with_entity_cap(cap);
+    }
+    let pace = options.chain_pace;
     let mut round = 0;
     while !stop.load(Ordering::SeqCst) {
         // Waits here while the chain is held (anvil frozen); never mid-round.
         let _round = gate.lock().await;
         round += 1;
-        let report = generator.run(&mve.chain.provider, &mve.d, &Workload::new(seed + round, 5)).await?;
+        let workload = Workload::new(seed + round, 5);
+        let report =
+            if options.one_block_a_round { generator.run_blocks(&mve.chain.provider, &mve.d, &workload, workload.ops).await? } else { generator.run(&mve.chain.provider, &mve.d, &workload).await? };
         anyhow::ensure!(report.unexpected_reverts == 0 && report.unexpected_successes == 0, "the chain and the model disagree: {report:?}");
         record.chain_ops.fetch_add(report.sent as u64, Ordering::Relaxed);
         drop(_round);

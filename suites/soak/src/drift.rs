@@ -1,11 +1,15 @@
 //! Drift after warm-up: each series may grow only within its bound, stated **per hour** (or per unit
-//! of work), so that a 3-minute, a 2-hour and a 48-hour soak are judged by the same rules; a longer
-//! soak only measures more precisely. Warm-up is the first quarter of the run, at most 10 minutes;
-//! what follows is cut in thirds: "base" is the first third, "end" the last, slopes use the last half.
+//! of work), so that a 15-minute, a 2-hour and a 48-hour soak are judged by the same rules; a longer
+//! soak only measures more precisely. Warm-up is the first quarter of the run, at most 10 minutes,
+//! and in any case until the system has settled: the chain [`judge_settled`]'s `settle_blocks`
+//! past its first sample (the soak: the node's log window full, the mints done). What follows is
+//! cut in thirds: "base" is the first third, "end" the last, slopes use the last half. A run that
+//! leaves fewer than 8 samples after warm-up is a finding ("too short to judge"), not a pass.
 //!
 //! | series | bound |
 //! |---|---|
 //! | anvil's resident memory | per 1,000 blocks, ≤ [`ANVIL_KIB_PER_1000_BLOCKS`] (same test), and the level rule below with that allowance per 1,000 blocks instead of per hour: its block index grows with the chain by design, its states and transactions are bounded (`--prune-history`, `--transaction-block-keeper`) |
+//! | MariaDB's resident memory | at most its first sample's + its InnoDB buffer pool ([`MARIADB_POOL_KIB`], MariaDB's default, which the harness keeps) + 32 MiB, in every sample after warm-up: the pool fills with the data as the tables grow (by design, to its fixed size), so its memory is bounded, not flat; a leak beyond the pool crosses the ceiling |
 //! | resident memory of every other container, the NAR client and the soak's own process | slope over the second half ≤ [`RSS_KIB_PER_HOUR`], unless the samples cannot tell it from noise (below); and the end's mean ≤ the base's + max(32 MiB, 25 %) + the slope bound × the hours between them |
 //! | open descriptors of every container and of the soak's process | per 1,000 reads served, ≤ [`FDS_PER_1000_READS`] (same test); and the end's max ≤ the base's + 32 |
 //! | a container | running in every sample |
@@ -35,6 +39,8 @@ pub const RSS_KIB_PER_HOUR: f64 = 1024.0;
 /// per empty block with `--prune-history`); with its states and transactions bounded, its memory
 /// may grow by at most this per 1,000 blocks.
 pub const ANVIL_KIB_PER_1000_BLOCKS: f64 = 4_096.0;
+/// MariaDB's default `innodb_buffer_pool_size` (128 MiB): the harness does not change it.
+pub const MARIADB_POOL_KIB: f64 = 128.0 * 1024.0;
 pub const FD_MARGIN: f64 = 32.0;
 /// One descriptor lost per 10,000 reads is 0.1 per 1,000: a leak of one per 1,000 is ten times it.
 pub const FDS_PER_1000_READS: f64 = 0.1;
@@ -136,11 +142,19 @@ struct Parts<'a> {
     hours_between: f64,
 }
 
-fn parts(samples: &[Sample]) -> Parts<'_> {
+/// The index of the first sample after warm-up: a quarter of the run (at most 10 minutes), and
+/// not before the chain is `settle_blocks` past its first sample.
+fn warm_up_end(samples: &[Sample], settle_blocks: u64) -> Option<usize> {
     let n = samples.len();
     let span = samples[n - 1].t - samples[0].t;
     let warm = (span / 4.0).min(WARM_UP_MAX_SECONDS) + samples[0].t;
-    let start = samples.iter().position(|s| s.t >= warm).unwrap_or(n / 4).min(n - 4);
+    let settled = samples[0].block + settle_blocks;
+    samples.iter().position(|s| s.t >= warm && s.block >= settled)
+}
+
+fn parts(samples: &[Sample], start: usize) -> Parts<'_> {
+    let n = samples.len();
+    let start = start.min(n - 4);
     let after = &samples[start..];
     let q = (after.len() / 3).max(1);
     let second = &after[..q];
@@ -189,8 +203,14 @@ fn judged(
     out.series.push(Series { name, base, end, bound, slope_per_hour: slope, slope_stderr: se, projected_48h: projected, within: level_ok && slope_ok });
 }
 
-/// Judges a series of samples (at least 8).
+/// Judges a series of samples (at least 8), with the warm-up of a quarter of the run.
 pub fn judge(samples: &[Sample]) -> Drift {
+    judge_settled(samples, 0)
+}
+
+/// [`judge`], with the warm-up lasting at least until the chain is `settle_blocks` past its
+/// first sample.
+pub fn judge_settled(samples: &[Sample], settle_blocks: u64) -> Drift {
     let mut findings = Vec::new();
     let mut series = Vec::new();
     let n = samples.len();
@@ -198,7 +218,18 @@ pub fn judge(samples: &[Sample]) -> Drift {
         return Drift { valid: false, samples: n, hours: 0.0, series, findings: vec![format!("only {n} samples: too short to judge drift")] };
     }
     let hours = (samples[n - 1].t - samples[0].t) / 3_600.0;
-    let p = parts(samples);
+    let start = match warm_up_end(samples, settle_blocks) {
+        Some(i) if n - i >= 8 => i,
+        end => {
+            let when = end.map_or("has not settled yet".to_string(), |i| format!("settled at {:.0} s", samples[i].t));
+            let finding = format!(
+                "too short to judge drift: the system {when} (the chain {settle_blocks} blocks past its first sample, and a quarter of the run) and the run ended at {:.0} s; 8 samples after warm-up are needed",
+                samples[n - 1].t
+            );
+            return Drift { valid: false, samples: n, hours, series, findings: vec![finding] };
+        }
+    };
+    let p = parts(samples, start);
     let remaining_to_48h = (48.0 - samples[n - 1].t / 3_600.0).max(0.0);
 
     let mut out = Out { series: &mut series, findings: &mut findings };
@@ -210,7 +241,28 @@ pub fn judge(samples: &[Sample]) -> Drift {
     let names: Vec<String> = samples[0].containers.keys().cloned().collect();
     for c in &names {
         let rss = |s: &Sample| s.containers.get(c).map(|x| x.rss_kib as f64);
-        if c == "anvil" {
+        if c == "mariadb" {
+            // Bounded by its buffer pool (above), not flat: a ceiling in every sample.
+            let first = samples[0].containers.get(c).map_or(0.0, |x| x.rss_kib as f64);
+            let ceiling = first + MARIADB_POOL_KIB + RSS_MARGIN_KIB;
+            let after: Vec<f64> = p.after.iter().filter_map(rss).collect();
+            let (base, end, highest) = (mean(&p.second.iter().filter_map(rss).collect::<Vec<_>>()), mean(&p.last.iter().filter_map(rss).collect::<Vec<_>>()), max(&after));
+            let (slope, se) = fit(&p.late.iter().filter_map(|s| rss(s).map(|v| (s.t / 3_600.0, v))).collect::<Vec<_>>());
+            let within = highest <= ceiling;
+            if !within {
+                out.findings.push(format!("{c} rss KiB reached {highest:.0}, past its ceiling {ceiling:.0} (first sample + buffer pool + margin)"));
+            }
+            out.series.push(Series {
+                name: format!("{c} rss KiB"),
+                base,
+                end,
+                bound: ceiling,
+                slope_per_hour: slope,
+                slope_stderr: se,
+                projected_48h: ceiling.min(end + slope.max(0.0) * remaining_to_48h),
+                within,
+            });
+        } else if c == "anvil" {
             // The chain node's block index grows with the blocks by design (README): judged per
             // 1,000 blocks, not per hour.
             judged(&mut out, &p, remaining_to_48h, format!("{c} rss KiB"), &rss, mean, &anvil_level, ANVIL_KIB_PER_1000_BLOCKS, Some(&blocks));
@@ -458,5 +510,31 @@ mod tests {
         }
         let d = judge(&s);
         assert!(d.findings.iter().any(|f| f.starts_with("indexer 5xx rate (its /metrics) rose")), "{:?}", d.findings);
+    }
+
+    #[test]
+    fn a_run_that_ends_before_the_chain_settles_is_too_short_to_judge() {
+        let s = series(|_| 50_000);
+        assert!(judge_settled(&s, 100).valid, "settled at block 100 of 390");
+        let d = judge_settled(&s, 10_000);
+        assert!(!d.valid);
+        assert!(d.findings.iter().any(|f| f.starts_with("too short to judge drift: the system has not settled")), "{:?}", d.findings);
+    }
+
+    /// MariaDB's buffer pool fills as the tables grow: 100 MiB of growth within the pool is its
+    /// design, a climb past it is not.
+    #[test]
+    fn mariadb_may_fill_its_buffer_pool_but_not_grow_past_it() {
+        let with_mariadb = |rss: &dyn Fn(usize) -> u64| {
+            let mut s = series_of(400, |_| 50_000);
+            for (i, x) in s.iter_mut().enumerate() {
+                x.containers.insert("mariadb".into(), Container { rss_kib: rss(i), fds: 70, running: true, disk_kib: 500_000 });
+            }
+            judge(&s)
+        };
+        let filling = with_mariadb(&|i| 110_000 + (i as u64).min(300) * 340);
+        assert!(filling.valid, "{:?}", filling.findings);
+        let past = with_mariadb(&|i| 110_000 + i as u64 * 500);
+        assert!(past.findings.iter().any(|f| f.starts_with("mariadb rss KiB reached")), "{:?}", past.findings);
     }
 }

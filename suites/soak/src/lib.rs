@@ -26,10 +26,18 @@ pub fn anvil_history() -> anyhow::Result<(usize, Option<usize>)> {
     }
 }
 
+/// The states anvil keeps: readers' answers are checked at their block within seconds (the
+/// chain mines about one block a second).
 pub const ANVIL_STATES: usize = 128;
-pub const ANVIL_BLOCKS: usize = 2_000;
-/// After each round of five chain transactions.
+/// The blocks whose logs anvil keeps: the events are checked once a minute, about 60 blocks.
+pub const ANVIL_BLOCKS: usize = 300;
+/// After each round of five chain transactions (mined together in one block).
 pub const CHAIN_PACE: Duration = Duration::from_secs(1);
+/// Robots and items the chain load mints at most: after that the chain's state stays the same
+/// size, and so do the node's copies of its recent states (README: the chain node's memory).
+/// About one operation in five mints, five a block: reached before the node's window of
+/// [`ANVIL_BLOCKS`] is full, which is where the drift verdict's warm-up ends at the earliest.
+pub const ENTITY_CAP: usize = 250;
 
 /// Fails (loudly, as [`harness::Error::PrunedState`]) when `from` lies outside the last `blocks`
 /// blocks, whose logs the soak's anvil keeps: a check there would compare with logs the node
@@ -43,10 +51,14 @@ pub async fn ensure_retained(p: &alloy::providers::DynProvider, from: u64, block
     Ok(())
 }
 
-/// `MVE_SOAK_DURATION` (`90s`, `10m`, `48h`; plain seconds too), else 3 minutes.
+/// The default soak: long enough that the system settles (the node's log window filled and the
+/// mints done, about 6 minutes here) and about as long again is judged after it.
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(15 * 60);
+
+/// `MVE_SOAK_DURATION` (`90s`, `10m`, `48h`; plain seconds too), else [`DEFAULT_DURATION`].
 pub fn duration() -> anyhow::Result<Duration> {
     match std::env::var("MVE_SOAK_DURATION") {
-        Err(_) => Ok(Duration::from_secs(180)),
+        Err(_) => Ok(DEFAULT_DURATION),
         Ok(v) => parse_duration(&v).ok_or_else(|| anyhow::anyhow!("MVE_SOAK_DURATION={v:?}: expected e.g. 90s, 10m, 48h")),
     }
 }
