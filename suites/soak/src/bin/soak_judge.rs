@@ -1,0 +1,42 @@
+//! `soak_judge SERIES [--until SECONDS]`: the drift verdict of a soak's series file, also of a soak
+//! that was killed, or of its first SECONDS only (what a shorter soak of the same run would have
+//! been judged). Prints one line per series (base, end, bound, slope per hour with its standard
+//! error, the 48-hour projection) and the findings; exits 1 when the verdict is not valid.
+
+use soak::drift;
+use soak::sampler::Series;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(path) = args.first() else { anyhow::bail!("usage: soak_judge SERIES [--until SECONDS]") };
+    let until = match args.iter().position(|a| a == "--until") {
+        Some(i) => Some(args.get(i + 1).and_then(|v| v.parse::<f64>().ok()).ok_or_else(|| anyhow::anyhow!("--until needs a number of seconds"))?),
+        None => None,
+    };
+    let mut samples = Series::read(std::path::Path::new(path))?;
+    if let Some(t) = until {
+        samples.retain(|s| s.t <= t);
+    }
+    let verdict = drift::judge_settled(&samples, soak::ANVIL_BLOCKS as u64);
+    println!("{} samples, {:.2} h", verdict.samples, verdict.hours);
+    for s in &verdict.series {
+        println!(
+            "{:<48} {:>14.1} → {:>14.1} (bound {:>14.1}) slope {:+.1} ± {:.1} per hour (per 1,000 for fds and anvil), at 48 h {:.1}{}",
+            s.name,
+            s.base,
+            s.end,
+            s.bound,
+            s.slope_per_hour,
+            s.slope_stderr,
+            s.projected_48h,
+            if s.within { "" } else { "  OUT" }
+        );
+    }
+    for f in &verdict.findings {
+        println!("finding: {f}");
+    }
+    if !verdict.valid {
+        std::process::exit(1);
+    }
+    Ok(())
+}
