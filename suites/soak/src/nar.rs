@@ -1,6 +1,7 @@
 //! NAR generations the way the game client makes them: the C client (nar-ffi's `c/nar_client.c`)
 //! loads the library once and runs init → streaming generate → free → shutdown round after round,
-//! at low CPU priority (`nice`), so that the services keep their share of this machine's cores.
+//! at low CPU priority (`nice`), so that the services keep their share of this machine's cores,
+//! and dies with the soak's process (`setpriv --pdeathsig`).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -27,8 +28,11 @@ impl NarClient {
         let err_file = std::fs::File::create(&err)?;
         // stdbuf -oL: a line per generation reaches the file at once (a file is block-buffered, and
         // the client is killed at the end, never flushing).
-        let child = Command::new("nice")
-            .args(["-n", "19", "stdbuf", "-oL"])
+        // setpriv --pdeathsig: the client dies with the soak. Killed without its destructor (a
+        // time-out, Ctrl-C, a cancelled job) the soak left it running, reparented to init, for an
+        // hour, taking a core from the next soak (seen 2026-12-03).
+        let child = Command::new("setpriv")
+            .args(["--pdeathsig", "KILL", "nice", "-n", "19", "stdbuf", "-oL"])
             .arg(nar_ffi::C_CLIENT)
             .arg(nar_ffi::library_path())
             .arg(nar_ffi::model_path())
