@@ -86,6 +86,25 @@ pub struct Series {
     pub within: bool,
 }
 
+/// One line: name, base → end (bound), slope per hour (per 1,000 for descriptors and anvil) with
+/// its standard error, the 48-hour projection, and OUT when outside its bounds.
+impl std::fmt::Display for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<48} {:>14.1} → {:>14.1} (bound {:>14.1}) slope {:+.1} ± {:.1}, at 48 h {:.1}{}",
+            self.name,
+            self.base,
+            self.end,
+            self.bound,
+            self.slope_per_hour,
+            self.slope_stderr,
+            self.projected_48h,
+            if self.within { "" } else { "  OUT" }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Drift {
     pub valid: bool,
@@ -153,8 +172,6 @@ fn warm_up_end(samples: &[Sample], settle_blocks: u64) -> Option<usize> {
 }
 
 fn parts(samples: &[Sample], start: usize) -> Parts<'_> {
-    let n = samples.len();
-    let start = start.min(n - 4);
     let after = &samples[start..];
     let q = (after.len() / 3).max(1);
     let second = &after[..q];

@@ -244,7 +244,7 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     let (drift, path) = write_verdict(&series, seed, duration, duration, checks, &findings, Some(end))?;
     findings.extend(drift.findings.iter().cloned());
     for s in &drift.series {
-        eprintln!("{:<44} {:>14.1} → {:>14.1} (bound {:>14.1}), slope {:+.1} ± {:.1}, at 48 h {:.1}", s.name, s.base, s.end, s.bound, s.slope_per_hour, s.slope_stderr, s.projected_48h);
+        eprintln!("{s}");
     }
     eprintln!("result: {}", path.display());
     assert!(findings.is_empty(), "soak findings:\n  {}", findings.join("\n  "));

@@ -20,17 +20,7 @@ fn main() -> anyhow::Result<()> {
     let verdict = drift::judge_settled(&samples, soak::ANVIL_BLOCKS as u64);
     println!("{} samples, {:.2} h", verdict.samples, verdict.hours);
     for s in &verdict.series {
-        println!(
-            "{:<48} {:>14.1} → {:>14.1} (bound {:>14.1}) slope {:+.1} ± {:.1} per hour (per 1,000 for fds and anvil), at 48 h {:.1}{}",
-            s.name,
-            s.base,
-            s.end,
-            s.bound,
-            s.slope_per_hour,
-            s.slope_stderr,
-            s.projected_48h,
-            if s.within { "" } else { "  OUT" }
-        );
+        println!("{s}");
     }
     for f in &verdict.findings {
         println!("finding: {f}");
