@@ -27,8 +27,10 @@ pub fn anvil_history() -> anyhow::Result<(usize, Option<usize>)> {
 }
 
 /// The states anvil keeps: readers' answers are checked at their block within seconds (the
-/// chain mines about one block a second).
-pub const ANVIL_STATES: usize = 128;
+/// chain mines about one block a second, so 64 s of them). Few, because anvil 1.7.1's memory grows
+/// with the chain by ~190 B a block per kept state ([`drift::anvil_kib_per_1000_blocks`]): 128
+/// states grew ~25-50 KiB a block, 64 keep it near half that and the check loop a minute's slack.
+pub const ANVIL_STATES: usize = 64;
 /// The blocks whose logs anvil keeps: the events are checked once a minute, about 60 blocks.
 pub const ANVIL_BLOCKS: usize = 300;
 /// After each round of five chain transactions (mined together in one block).

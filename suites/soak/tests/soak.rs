@@ -40,7 +40,7 @@ fn write_verdict(
     findings: &[String],
     end: Option<serde_json::Value>,
 ) -> anyhow::Result<(soak::drift::Drift, std::path::PathBuf)> {
-    let drift = soak::drift::judge_settled(&Series::read(&series.path)?, soak::ANVIL_BLOCKS as u64);
+    let drift = soak::drift::judge_settled(&Series::read(&series.path)?, soak::ANVIL_BLOCKS as u64, soak::anvil_history()?.0);
     let mut all: Vec<String> = findings.to_vec();
     all.extend(drift.findings.iter().cloned());
     let path = harness::results::write_json(
@@ -168,9 +168,9 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
                     events_checked_to = to;
                 }
                 // The ledger's invariants read its whole tables, so a check costs more as they
-                // grow (measured 2026-12-03: 25 s at 17 minutes, 63 s at 28, and the readers'
-                // answers waited behind it). It runs at most a tenth of the time; the final check
-                // reads every table whole.
+                // grow (it was 96 s at 39 minutes, 2026-12-03, until `check_tables` stopped joining
+                // them whole: the readers' answers waited behind it past the node's window). It
+                // runs at most a tenth of the time; the final check reads every table whole.
                 if Instant::now() >= next_ledger_check {
                     let began = Instant::now();
                     let (_, payments_pool) = mve.pools().await?;

@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(t) = until {
         samples.retain(|s| s.t <= t);
     }
-    let verdict = drift::judge_settled(&samples, soak::ANVIL_BLOCKS as u64);
+    let verdict = drift::judge_settled(&samples, soak::ANVIL_BLOCKS as u64, soak::anvil_history()?.0);
     println!("{} samples, {:.2} h", verdict.samples, verdict.hours);
     for s in &verdict.series {
         println!("{s}");
