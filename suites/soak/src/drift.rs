@@ -37,7 +37,7 @@ pub const RSS_RATIO: f64 = 0.25;
 pub const RSS_KIB_PER_HOUR: f64 = 1024.0;
 /// anvil keeps an index entry of every block whatever its pruning: measured 2026-12-03 on a bare
 /// anvil 1.7.1 mining empty blocks, ~1.2 KiB a block with `--prune-history` and no state kept, ~2 KiB
-/// with some (`/tmp` experiment in README: the chain node's memory).
+/// with some (README: the chain node's memory).
 pub const ANVIL_INDEX_KIB_PER_1000_BLOCKS: f64 = 2_048.0;
 /// anvil 1.7.1 copies its block-hash cache, every block's hash and never trimmed, into each state it
 /// keeps, so every kept state grows with the chain (foundry-rs/foundry#15715 trims the cache to the
@@ -193,6 +193,11 @@ fn warm_up_end(samples: &[Sample], settle_blocks: u64) -> Option<usize> {
     samples.iter().position(|s| s.t >= warm && s.block >= settled)
 }
 
+/// How much `x` grew from the judged part's first sample to its last.
+fn grown(p: &Parts<'_>, x: &dyn Fn(&Sample) -> f64) -> f64 {
+    x(&p.after[p.after.len() - 1]) - x(&p.after[0])
+}
+
 fn parts(samples: &[Sample], start: usize) -> Parts<'_> {
     let after = &samples[start..];
     let q = (after.len() / 3).max(1);
@@ -235,9 +240,8 @@ fn judged(
     let per_hour = match x {
         None => 1.0,
         Some(f) => {
-            let (a, b) = (&p.after[0], &p.after[p.after.len() - 1]);
-            let hours = (b.t - a.t) / 3_600.0;
-            if hours > 0.0 { (f(b) - f(a)) / 1_000.0 / hours } else { 0.0 }
+            let hours = grown(p, &|s| s.t) / 3_600.0;
+            if hours > 0.0 { grown(p, f) / 1_000.0 / hours } else { 0.0 }
         }
     };
     let projected = end + slope.max(0.0) * per_hour * remaining_to_48h;
@@ -286,8 +290,7 @@ pub fn judge_settled(samples: &[Sample], settle_blocks: u64, anvil_states: usize
     let blocks = |s: &Sample| s.block as f64;
     let blocks_between = (mean(&p.last.iter().map(blocks).collect::<Vec<_>>()) - mean(&p.second.iter().map(blocks).collect::<Vec<_>>())) / 1_000.0;
     // The chain's transactions a block over the judged part (every operation is one, failed ones too).
-    let (first, last) = (&p.after[0], &p.after[p.after.len() - 1]);
-    let txs_per_block = (last.chain_ops.saturating_sub(first.chain_ops)) as f64 / (last.block.saturating_sub(first.block)).max(1) as f64;
+    let txs_per_block = grown(&p, &|s| s.chain_ops as f64) / grown(&p, &blocks).max(1.0);
     let anvil_bound = anvil_kib_per_1000_blocks(anvil_states, txs_per_block);
     let anvil_level = |b: f64, _: f64| b + (b * RSS_RATIO).max(RSS_MARGIN_KIB) + anvil_bound * blocks_between;
     let names: Vec<String> = samples[0].containers.keys().cloned().collect();
@@ -496,16 +499,17 @@ mod tests {
     }
 
     /// anvil is judged per 1,000 blocks by what a bare anvil 1.7.1 keeps for the states it keeps
-    /// and the transactions it mines (here one a block, 64 states: 2 + 12.5 + 2.5 MiB per 1,000
+    /// and the transactions it mines (here five a block, 64 states: 2 + 12.5 + 12.5 MiB per 1,000
     /// blocks): two hours of a block every 5 s growing at that rate pass; the same with another
-    /// 1 KiB a block on top (the soak's own node keeping more than a bare one) does not.
+    /// 8 KiB a block on top (the soak's own node keeping more than a bare one) does not.
     #[test]
     fn anvil_may_grow_with_its_blocks_as_a_bare_anvil_does_and_no_more() {
         let anvil = |extra_kib_per_block: f64| {
             let mut s = series_of(1_440, |_| 50_000);
             for (i, x) in s.iter_mut().enumerate() {
                 let blocks = i as f64 * 10.0;
-                let rss = 60_000.0 + blocks * (anvil_kib_per_1000_blocks(64, 1.0) / 1_000.0 + extra_kib_per_block) + wobble(i, 256) as f64;
+                x.chain_ops = i as u64 * 50;
+                let rss = 60_000.0 + blocks * (anvil_kib_per_1000_blocks(64, 5.0) / 1_000.0 + extra_kib_per_block) + wobble(i, 256) as f64;
                 x.containers.insert("anvil".into(), Container { rss_kib: rss as u64, fds: 20, running: true, disk_kib: 10_000 });
             }
             judge_settled(&s, 0, 64)
