@@ -32,6 +32,9 @@ pub struct Api {
     pub telemetry: Arc<Telemetry>,
     /// Set once migrations ran: `/health` is 503 before.
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// A request still waiting after this is answered 503: all a read waits on is MySQL (Redis
+    /// has shorter bounds of its own), see [`store::within`].
+    pub database_timeout: std::time::Duration,
 }
 
 pub fn router(api: Api) -> Router {
@@ -49,8 +52,17 @@ pub fn router(api: Api) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(api.clone(), within_deadline))
         .layer(middleware::from_fn_with_state(api.clone(), count_requests))
         .with_state(api)
+}
+
+async fn within_deadline(State(api): State<Api>, request: Request, next: Next) -> Response {
+    let limit = api.database_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable(format!("database unavailable: no answer within {} ms", limit.as_millis())).into_response(),
+    }
 }
 
 async fn count_requests(State(api): State<Api>, request: Request, next: Next) -> Response {

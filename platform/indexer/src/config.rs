@@ -22,6 +22,10 @@ pub struct Config {
     pub confirmations: u64,
     pub listen: SocketAddr,
     pub poll_interval: Duration,
+    /// Longest the indexer waits for MySQL to answer one step (a read, a batch, a rollback): sqlx
+    /// bounds acquiring a connection, not a statement, and a statement whose link was cut mid-query
+    /// waits out TCP's retries (~15 min) unless something gives up first.
+    pub database_timeout: Duration,
     /// Most blocks applied in one transaction.
     pub max_batch_blocks: u64,
     /// Connection bounds (`INDEXER_HTTP_*`; see mve-http).
@@ -55,6 +59,7 @@ impl Config {
             confirmations: number("INDEXER_CONFIRMATIONS", 0)?,
             listen: listen.parse().map_err(|e| format!("INDEXER_LISTEN={listen:?}: {e}"))?,
             poll_interval: Duration::from_millis(number("INDEXER_POLL_MS", 100)?),
+            database_timeout: Duration::from_millis(number("INDEXER_DATABASE_TIMEOUT_MS", 10_000)?.max(1)),
             max_batch_blocks: number("INDEXER_MAX_BATCH_BLOCKS", 200)?.max(1),
             http: mve_http::Limits::from_lookup("INDEXER", "INDEXER_HTTP_MAX_BODY_BYTES", &get)?,
         })

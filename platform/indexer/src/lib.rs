@@ -28,7 +28,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let cache = Arc::new(cache::Cache::new(config.redis_url.as_deref())?);
     let pool = sqlx::mysql::MySqlPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(3)).connect_lazy(&config.database_url)?;
     let ready = Arc::new(AtomicBool::new(false));
-    let api = api::Api { pool: pool.clone(), cache: cache.clone(), telemetry: telemetry.clone(), ready: ready.clone() };
+    let api = api::Api { pool: pool.clone(), cache: cache.clone(), telemetry: telemetry.clone(), ready: ready.clone(), database_timeout: config.database_timeout };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, "API listening");
     let limits = config.http.clone();

@@ -23,6 +23,14 @@ pub async fn connect(url: &str) -> anyhow::Result<MySqlPool> {
     Ok(MySqlPoolOptions::new().max_connections(16).acquire_timeout(std::time::Duration::from_secs(3)).connect_with(options).await?)
 }
 
+/// `work` or an error once `limit` has passed. sqlx bounds acquiring a connection, not a statement:
+/// one whose link was cut mid-query would wait out TCP's retries (~15 min). Dropping `work` hands its
+/// connection back to sqlx, whose release ping then waits on it in a task of its own: that
+/// connection is lost to the pool, the caller is not.
+pub async fn within<T>(limit: std::time::Duration, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within {} ms", limit.as_millis())))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Cursor {
     pub number: u64,

@@ -2,6 +2,7 @@
 //! the common ancestor and re-apply; back off and report when a dependency is unreachable.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::B256;
@@ -58,13 +59,18 @@ pub struct Indexer {
     pub cache: Arc<Cache>,
     pub telemetry: Arc<Telemetry>,
     contracts: Contracts,
+    /// Blocks the next batch may span: halved when a batch's commit fails (it may only have been
+    /// slower than `database_timeout`, and a deadline must not turn a big batch into one retried
+    /// for ever), doubled back towards `max_batch_blocks` by each commit that succeeds.
+    batch_blocks: AtomicU64,
 }
 
 impl Indexer {
     pub fn new(config: Config, pool: MySqlPool, cache: Arc<Cache>, telemetry: Arc<Telemetry>) -> anyhow::Result<Indexer> {
         let chain = Chain::new(&config.rpc_url, vec![config.robot, config.item, config.ntc])?;
         let contracts = Contracts { robot: config.robot, item: config.item, ntc: config.ntc };
-        Ok(Indexer { config, pool, chain, cache, telemetry, contracts })
+        let batch_blocks = AtomicU64::new(config.max_batch_blocks);
+        Ok(Indexer { config, pool, chain, cache, telemetry, contracts, batch_blocks })
     }
 
     /// Runs forever; every failure is reported in status and retried with backoff.
@@ -110,9 +116,13 @@ impl Indexer {
     async fn round(&self) -> Result<Round, RoundError> {
         let db = |e: anyhow::Error| RoundError::Database(e);
         let rpc = |e: anyhow::Error| RoundError::Chain(e);
-        let mut conn = self.pool.acquire().await.map_err(|e| db(e.into()))?;
-        let cursor = store::cursor(&mut conn).await.map_err(db)?;
-        drop(conn);
+        let limit = self.config.database_timeout;
+        let cursor = store::within(limit, async {
+            let mut conn = self.pool.acquire().await?;
+            store::cursor(&mut conn).await
+        })
+        .await
+        .map_err(db)?;
         let head = self.chain.head().await.map_err(rpc)?;
         self.telemetry.update(|s| {
             s.chain_head = Some(head);
@@ -139,7 +149,8 @@ impl Indexer {
         if from > target {
             return Ok(Round::Idle);
         }
-        let to = target.min(from + self.config.max_batch_blocks - 1);
+        let batch = self.batch_blocks.load(Ordering::Relaxed);
+        let to = target.min(from + batch - 1);
         let headers = self.chain.headers(from, to).await.map_err(rpc)?;
         let mut previous = cursor.map(|c| c.hash);
         for h in &headers {
@@ -180,7 +191,11 @@ impl Indexer {
         let last = headers.last().expect("from <= to gives at least one header");
         let new_cursor = Cursor { number: last.number, hash: last.hash };
         let count = events.len() as u64;
-        self.commit(new_cursor, &headers, &events, &changes, &needs).await.map_err(db)?;
+        if let Err(e) = store::within(limit, self.commit(new_cursor, &headers, &events, &changes, &needs)).await {
+            self.batch_blocks.store((batch / 2).max(1), Ordering::Relaxed);
+            return Err(db(e.context(format!("a batch of {} blocks", headers.len()))));
+        }
+        self.batch_blocks.store((batch * 2).min(self.config.max_batch_blocks), Ordering::Relaxed);
         self.cache.invalidate().await;
         self.telemetry.indexed(count);
         self.telemetry.update(|s| {
@@ -209,11 +224,12 @@ impl Indexer {
     async fn roll_back(&self, cursor: Cursor) -> Result<Round, RoundError> {
         let db = |e: anyhow::Error| RoundError::Database(e);
         let rpc = |e: anyhow::Error| RoundError::Chain(e);
-        let mut conn = self.pool.acquire().await.map_err(|e| db(e.into()))?;
+        let limit = self.config.database_timeout;
+        let mut conn = store::within(limit, async { Ok(self.pool.acquire().await?) }).await.map_err(db)?;
         let mut ancestor = None;
         let mut n = cursor.number;
         while n >= self.config.start_block {
-            let ours = store::stored_hash(&mut conn, n).await.map_err(db)?;
+            let ours = store::within(limit, store::stored_hash(&mut conn, n)).await.map_err(db)?;
             let theirs = self.chain.header(n).await.map_err(rpc)?;
             if let (Some(ours), Some(theirs)) = (ours, theirs)
                 && follows(theirs.hash, ours)
@@ -227,7 +243,7 @@ impl Indexer {
             n -= 1;
         }
         drop(conn);
-        let removed = store::rollback(&self.pool, ancestor).await.map_err(db)?;
+        let removed = store::within(limit, store::rollback(&self.pool, ancestor)).await.map_err(db)?;
         self.cache.invalidate().await;
         let depth = cursor.number - ancestor.map_or(self.config.start_block.saturating_sub(1), |a| a.number);
         tracing::info!(from = cursor.number, to = ?ancestor.map(|a| a.number), removed, "reorg rolled back");

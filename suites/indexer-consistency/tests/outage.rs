@@ -159,3 +159,55 @@ fn as_of_then(mut body: serde_json::Value) -> serde_json::Value {
     }
     body
 }
+
+/// MVE-24b: the link-cut test above failed in CI (2026-12-03, seed 4311) with `/status` silent for
+/// 30 s: the cut had caught the indexer's round mid-statement, and sqlx bounds acquiring a
+/// connection, not a statement, so the round waited out TCP's retries. A statement that never
+/// answers is reproduced here without a race: another session holds `index_cursor` under
+/// `LOCK TABLES ... WRITE`, which every round and every read waits on. The round must give up
+/// within `INDEXER_DATABASE_TIMEOUT_MS` and say so in `/status`, a read must answer 503 (the
+/// harness's client would give up at 10 s, the deadline here is 2 s), and once the lock is gone the
+/// indexer catches up and agrees with the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_p2_mve24_a_database_that_stops_answering_is_reported_and_read_as_503_not_waited_on() -> anyhow::Result<()> {
+    let env = Env::shared().await?;
+    let mut config = env.indexer_env(&env.chain.network_url.clone().expect("container chain"));
+    config.push(("INDEXER_DATABASE_TIMEOUT_MS", "2000".into()));
+    let indexer = env.start_indexer_with(config).await?;
+    let s = seed(2_402);
+    let mut generator = env.generator(s);
+    env.run(&mut generator, &Workload::new(s, 20)).await?;
+    let before = env.settle(&indexer).await?;
+
+    let mut holder = env.db.pool.acquire().await?;
+    sqlx::raw_sql("LOCK TABLES index_cursor WRITE").execute(&mut *holder).await?;
+    env.run(&mut generator, &Workload::new(s + 1, 20)).await?;
+    let status = harness::wait::until("indexer reporting the database's silence in /status", Duration::from_secs(20), || async {
+        let s = indexer.api.status().await?;
+        Ok::<_, harness::Error>(s.last_error.as_deref().is_some_and(|e| e.starts_with("database: no answer within 2000 ms")).then_some(s))
+    })
+    .await;
+    let read = indexer.api.get("/robots").await;
+    sqlx::raw_sql("UNLOCK TABLES").execute(&mut *holder).await?;
+    drop(holder);
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => anyhow::bail!("{e}\nindexer log:\n{}", indexer.log_tail().await),
+    };
+    assert!(!status.database_reachable && status.chain_reachable, "status blames the database alone: {status:?}");
+    assert_eq!(status.current_block, Some(before), "no progress while the database is silent");
+    let read = read?;
+    assert!(
+        read.status == 503 && read.body["error"].as_str().unwrap_or_default().starts_with("database unavailable: no answer within 2000 ms"),
+        "GET /robots while the database is silent: {} {}",
+        read.status,
+        read.body
+    );
+
+    let head = env.settle(&indexer).await?;
+    let after = indexer.api.status().await?;
+    assert!(after.database_reachable && after.last_error.is_none(), "status recovered: {after:?}");
+    let verdict = env.check(&indexer, head).await?;
+    assert_consistent("database_silent_resync", &verdict, serde_json::json!({ "seed": s, "blocks_behind_at_unlock": head - before }));
+    Ok(())
+}
