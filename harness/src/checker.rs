@@ -294,9 +294,13 @@ pub fn compare_item(chain: &ItemView, ours: &ItemView, block: u64, out: &mut Vec
 /// block by block. Advanced from the last block it read, so a long run reads each log once, while
 /// the node still holds it: anvil drops the logs of blocks beyond `--transaction-block-keeper`
 /// without an error, so a caller on such a node advances it within that window (the soak does).
+/// A caller that only asks about recent blocks bounds it with [`ChainHistory::forget_before`]: a
+/// 48-hour soak would otherwise keep every item transfer of the run.
 #[derive(Debug, Clone, Default)]
 pub struct ChainHistory {
     scanned_to: Option<u64>,
+    /// Blocks before this one can no longer be asked about ([`ChainHistory::forget_before`]).
+    kept_from: u64,
     /// Each player and the first block a transfer named it in.
     players: BTreeMap<Address, u64>,
     /// Each item's owners, in chain order: (block, owner).
@@ -343,10 +347,31 @@ impl ChainHistory {
     }
 
     fn ensure_read(&self, block: u64) -> Result<()> {
+        if block < self.kept_from {
+            return Err(Error::Config(format!("the chain history before block {} was forgotten, block {block} was asked", self.kept_from)));
+        }
         match self.scanned_to {
             Some(s) if s >= block => Ok(()),
             s => Err(Error::Config(format!("the chain history is read through {s:?}, not block {block}: advance it first"))),
         }
+    }
+
+    /// Keeps of each item's owners only what answers a question at `block` or later: its last
+    /// owner at or before `block` and those after. Its size is then the items plus the transfers
+    /// since `block`, not every transfer of the run; a later question about an earlier block fails.
+    pub fn forget_before(&mut self, block: u64) {
+        for owners in self.item_owners.values_mut() {
+            let earlier = owners.iter().take_while(|(b, _)| *b <= block).count();
+            if earlier > 1 {
+                owners.drain(..earlier - 1);
+            }
+        }
+        self.kept_from = self.kept_from.max(block);
+    }
+
+    /// The item transfers kept (what [`ChainHistory::forget_before`] bounds).
+    pub fn transfers_kept(&self) -> usize {
+        self.item_owners.values().map(Vec::len).sum()
     }
 
     /// The players as of `block`.
@@ -696,4 +721,29 @@ pub async fn orphans(pool: &sqlx::MySqlPool, p: &DynProvider) -> Result<Vec<Stri
         found.push(format!("{stray} events whose block hash is not the stored block's"));
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Item 1 moves between two owners every block; forgetting before block 50 keeps its owner
+    /// then and after, answers as before at 50 and later, and refuses block 49.
+    #[test]
+    fn a_history_that_forgets_old_transfers_answers_the_same_about_recent_blocks_and_refuses_old_ones() {
+        let (a, b) = (Address::repeat_byte(0xa), Address::repeat_byte(0xb));
+        let mut h = ChainHistory { scanned_to: Some(100), ..ChainHistory::default() };
+        h.players.extend([(a, 1), (b, 2)]);
+        h.item_owners.insert(1, (1..=100).map(|block| (block, if block % 2 == 0 { b } else { a })).collect());
+        h.item_owners.insert(2, vec![(3, a)]);
+        let before: Vec<_> = (50..=100).map(|at| (h.items_of_at(a, at).unwrap(), h.items_of_at(b, at).unwrap())).collect();
+        h.forget_before(50);
+        assert_eq!(h.transfers_kept(), 51 + 1);
+        let after: Vec<_> = (50..=100).map(|at| (h.items_of_at(a, at).unwrap(), h.items_of_at(b, at).unwrap())).collect();
+        assert_eq!(before, after);
+        assert!(h.items_of_at(a, 49).is_err());
+        assert!(h.players_at(49).is_err());
+        h.forget_before(10);
+        assert!(h.items_of_at(a, 49).is_err(), "forgetting is never undone");
+    }
 }
