@@ -11,6 +11,8 @@
 //! | anvil's resident memory | per 1,000 blocks, ≤ [`anvil_kib_per_1000_blocks`] of the states it keeps and the transactions a block (same test), and the level rule below with that allowance per 1,000 blocks instead of per hour: its block index grows with the chain by design, anvil 1.7.1 copies every block's hash into each kept state and keeps ~2.5 KiB of every transaction; its states and transactions are bounded (`--prune-history`, `--transaction-block-keeper`) |
 //! | MariaDB's resident memory | at most its first sample's + its InnoDB buffer pool ([`MARIADB_POOL_KIB`], MariaDB's default, which the harness keeps) + 32 MiB, in every sample after warm-up: the pool fills with the data as the tables grow (by design, to its fixed size), so its memory is bounded, not flat; a leak beyond the pool crosses the ceiling |
 //! | resident memory of every other container, the NAR client and the soak's own process | slope over the second half ≤ [`RSS_KIB_PER_HOUR`], unless the samples cannot tell it from noise (below); and the end's mean ≤ the base's + max(32 MiB, 25 %) + the slope bound × the hours between them |
+//! | disk of every container but MariaDB (its own file system and data volume) | slope ≤ [`DISK_KIB_PER_HOUR`] (same test); and the end's mean ≤ the base's + 32 MiB + the slope bound × the hours between them. MariaDB's files are its tables, judged one by one below |
+//! | the 48-hour footprint ([`Footprint`]) | every resident set at its 48-hour projection, summed, within the machine's memory less [`MEMORY_RESERVE_KIB`]; every container's disk growth to 48 hours (MariaDB's included), summed, within the free disk where Docker keeps it |
 //! | open descriptors of every container and of the soak's process | per 1,000 reads served, ≤ [`FDS_PER_1000_READS`] (same test); and the end's max ≤ the base's + 32 |
 //! | a container | running in every sample |
 //! | the delivery backlog (Stripe deliveries not yet accepted) | slope ≤ [`BACKLOG_PER_HOUR`]; the end's mean ≤ the base's + [`BACKLOG_MARGIN`] |
@@ -63,6 +65,10 @@ pub fn anvil_kib_per_1000_blocks(states: usize, txs_per_block: f64) -> f64 {
 
 /// MariaDB's default `innodb_buffer_pool_size` (128 MiB): the harness does not change it.
 pub const MARIADB_POOL_KIB: f64 = 128.0 * 1024.0;
+/// A container's files may grow by at most this per hour (a log of 1 KiB a second is 3.5 MiB/h).
+pub const DISK_KIB_PER_HOUR: f64 = 4.0 * 1024.0;
+/// Memory a 48-hour run leaves to the system, the build cache and the page cache.
+pub const MEMORY_RESERVE_KIB: f64 = 2.0 * 1024.0 * 1024.0;
 pub const FD_MARGIN: f64 = 32.0;
 /// One descriptor lost per 10,000 reads is 0.1 per 1,000: a leak of one per 1,000 is ten times it.
 pub const FDS_PER_1000_READS: f64 = 0.1;
@@ -127,6 +133,65 @@ impl std::fmt::Display for Series {
     }
 }
 
+/// What a machine gives a soak: its memory and the free disk where Docker keeps containers' files.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Machine {
+    pub memory_kib: f64,
+    pub disk_free_kib: f64,
+}
+
+impl Machine {
+    /// This machine: `MemTotal` of /proc/meminfo, and `df` of Docker's data directory
+    /// (`/var/lib/docker`, or `/` where there is none).
+    pub fn here() -> anyhow::Result<Machine> {
+        let meminfo = std::fs::read_to_string("/proc/meminfo")?;
+        let memory_kib = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .ok_or_else(|| anyhow::anyhow!("no MemTotal in /proc/meminfo"))?;
+        let dir = if std::path::Path::new("/var/lib/docker").is_dir() { "/var/lib/docker" } else { "/" };
+        let df = std::process::Command::new("df").args(["-Pk", dir]).output()?;
+        anyhow::ensure!(df.status.success(), "df -Pk {dir}: {}", String::from_utf8_lossy(&df.stderr));
+        let text = String::from_utf8_lossy(&df.stdout);
+        let disk_free_kib = text
+            .lines()
+            .nth(1)
+            .and_then(|l| l.split_whitespace().nth(3)?.parse::<f64>().ok())
+            .ok_or_else(|| anyhow::anyhow!("df -Pk {dir}: no free size in {text:?}"))?;
+        Ok(Machine { memory_kib, disk_free_kib })
+    }
+}
+
+/// A 48-hour run at this run's slopes, against the machine: can a release candidate's soak run
+/// here to its end?
+#[derive(Debug, Clone, Serialize)]
+pub struct Footprint {
+    /// Every container's, the NAR client's and the soak process's memory at 48 hours, summed.
+    pub memory_kib: f64,
+    /// The machine's memory less [`MEMORY_RESERVE_KIB`].
+    pub memory_limit_kib: f64,
+    /// What every container's files grow by from now to hour 48, summed.
+    pub disk_growth_kib: f64,
+    pub disk_free_kib: f64,
+    pub fits: bool,
+}
+
+impl std::fmt::Display for Footprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let gib = |k: f64| k / 1024.0 / 1024.0;
+        write!(
+            f,
+            "at 48 h: {:.2} GiB resident of {:.2} GiB, {:.2} GiB more disk of {:.2} GiB free{}",
+            gib(self.memory_kib),
+            gib(self.memory_limit_kib),
+            gib(self.disk_growth_kib),
+            gib(self.disk_free_kib),
+            if self.fits { "" } else { "  DOES NOT FIT" }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Drift {
     pub valid: bool,
@@ -134,6 +199,34 @@ pub struct Drift {
     pub hours: f64,
     pub series: Vec<Series>,
     pub findings: Vec<String>,
+    /// Set by [`Drift::judge_footprint`].
+    pub footprint_48h: Option<Footprint>,
+}
+
+impl Drift {
+    /// The 48-hour footprint from the series' projections: memory of every `… rss KiB` series, disk
+    /// growth of every `… disk KiB` series (end to projection).
+    pub fn footprint(&self, machine: Machine) -> Footprint {
+        let memory_kib: f64 = self.series.iter().filter(|s| s.name.ends_with(" rss KiB")).map(|s| s.projected_48h).sum();
+        let disk_growth_kib: f64 = self.series.iter().filter(|s| s.name.ends_with(" disk KiB")).map(|s| (s.projected_48h - s.end).max(0.0)).sum();
+        let memory_limit_kib = machine.memory_kib - MEMORY_RESERVE_KIB;
+        let fits = memory_kib <= memory_limit_kib && disk_growth_kib <= machine.disk_free_kib;
+        Footprint { memory_kib, memory_limit_kib, disk_growth_kib, disk_free_kib: machine.disk_free_kib, fits }
+    }
+
+    /// Sets the footprint on `machine` and, when a 48-hour run would not fit it, adds a finding and
+    /// makes the verdict invalid.
+    pub fn judge_footprint(&mut self, machine: Machine) {
+        if self.series.is_empty() {
+            return;
+        }
+        let footprint = self.footprint(machine);
+        if !footprint.fits {
+            self.findings.push(format!("a 48-hour run would not fit this machine: {footprint}"));
+            self.valid = false;
+        }
+        self.footprint_48h = Some(footprint);
+    }
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -267,7 +360,7 @@ pub fn judge_settled(samples: &[Sample], settle_blocks: u64, anvil_states: usize
     let mut series = Vec::new();
     let n = samples.len();
     if n < 8 {
-        return Drift { valid: false, samples: n, hours: 0.0, series, findings: vec![format!("only {n} samples: too short to judge drift")] };
+        return Drift { valid: false, samples: n, hours: 0.0, series, findings: vec![format!("only {n} samples: too short to judge drift")], footprint_48h: None };
     }
     let hours = (samples[n - 1].t - samples[0].t) / 3_600.0;
     let start = match warm_up_end(samples, settle_blocks) {
@@ -278,7 +371,7 @@ pub fn judge_settled(samples: &[Sample], settle_blocks: u64, anvil_states: usize
                 "too short to judge drift: the system {when} (the chain {settle_blocks} blocks past its first sample, and a quarter of the run) and the run ended at {:.0} s; 8 samples after warm-up are needed",
                 samples[n - 1].t
             );
-            return Drift { valid: false, samples: n, hours, series, findings: vec![finding] };
+            return Drift { valid: false, samples: n, hours, series, findings: vec![finding], footprint_48h: None };
         }
     };
     let p = parts(samples, start);
@@ -323,6 +416,17 @@ pub fn judge_settled(samples: &[Sample], settle_blocks: u64, anvil_states: usize
             judged(&mut out, &p, remaining_to_48h, format!("{c} rss KiB"), &rss, mean, &anvil_level, anvil_bound, Some(&blocks));
         } else {
             judged(&mut out, &p, remaining_to_48h, format!("{c} rss KiB"), &rss, mean, &rss_level, RSS_KIB_PER_HOUR, None);
+        }
+        let disk = |s: &Sample| s.containers.get(c).map(|x| x.disk_kib as f64);
+        if c == "mariadb" {
+            // Its files are its tables (judged below, one by one): its disk has no bound of its own
+            // and counts in the footprint.
+            let (base, end) = (mean(&p.second.iter().filter_map(disk).collect::<Vec<_>>()), mean(&p.last.iter().filter_map(disk).collect::<Vec<_>>()));
+            let (slope, se) = fit(&p.late.iter().filter_map(|s| disk(s).map(|v| (s.t / 3_600.0, v))).collect::<Vec<_>>());
+            let projected_48h = end + slope.max(0.0) * remaining_to_48h;
+            out.series.push(Series { name: format!("{c} disk KiB"), base, end, bound: f64::INFINITY, slope_per_hour: slope, slope_stderr: se, projected_48h, within: true });
+        } else {
+            judged(&mut out, &p, remaining_to_48h, format!("{c} disk KiB"), &disk, mean, &|b, h| b + RSS_MARGIN_KIB + DISK_KIB_PER_HOUR * h, DISK_KIB_PER_HOUR, None);
         }
         judged(&mut out, &p, remaining_to_48h, format!("{c} open fds"), &|s: &Sample| s.containers.get(c).map(|x| x.fds as f64), max, &|b, _| b + FD_MARGIN, FDS_PER_1000_READS, Some(&reads));
     }
@@ -448,7 +552,7 @@ pub fn judge_settled(samples: &[Sample], settle_blocks: u64, anvil_states: usize
             within,
         });
     }
-    Drift { valid: findings.is_empty(), samples: n, hours, series, findings }
+    Drift { valid: findings.is_empty(), samples: n, hours, series, findings, footprint_48h: None }
 }
 
 #[cfg(test)]
@@ -485,6 +589,49 @@ mod tests {
     /// A deterministic wobble of ±`amp`: what a resident set does around its level.
     fn wobble(i: usize, amp: u64) -> u64 {
         [0, amp, 2 * amp, amp][i % 4]
+    }
+
+    #[test]
+    fn a_container_writing_a_log_without_bound_is_found_by_its_disk() {
+        let with_disk = |disk: &dyn Fn(usize) -> u64| {
+            let mut s = series_of(200, |i| 50_000 + wobble(i, 100));
+            for (i, x) in s.iter_mut().enumerate() {
+                x.containers.get_mut("indexer").unwrap().disk_kib = disk(i);
+            }
+            judge(&s)
+        };
+        // Within the 4 MiB an hour: a few KiB of wobble.
+        let steady = with_disk(&|i| 10_000 + wobble(i, 8));
+        assert!(steady.valid, "{:?}", steady.findings);
+        // 1 KiB a second (a log line a request): 3.5 MiB an hour is within; 4 KiB a second is not.
+        let logging = with_disk(&|i| 10_000 + i as u64 * 20);
+        assert!(logging.findings.iter().any(|f| f.starts_with("indexer disk KiB grows")), "{:?}", logging.findings);
+    }
+
+    #[test]
+    fn a_48_hour_footprint_must_fit_the_machine() {
+        // 1 MiB an hour is within the slope rule, and its 48-hour projection fits 24 GiB.
+        let mut slow = judge(&series_of(200, |i| 50_000 + i as u64 * 1024 / 720));
+        assert!(slow.valid, "{:?}", slow.findings);
+        let machine = Machine { memory_kib: 24.0 * 1024.0 * 1024.0, disk_free_kib: 50.0 * 1024.0 * 1024.0 };
+        slow.judge_footprint(machine);
+        let footprint = slow.footprint_48h.clone().unwrap();
+        assert!(slow.valid && footprint.fits, "{footprint}");
+        // The indexer, the NAR client and the soak process: ~430 MB at 48 h.
+        assert!((400_000.0..500_000.0).contains(&footprint.memory_kib), "{footprint}");
+        // The same run on a machine with 2.3 GiB: not enough once the reserve is kept.
+        let mut small = slow.clone();
+        small.judge_footprint(Machine { memory_kib: 2.3 * 1024.0 * 1024.0, ..machine });
+        assert!(!small.valid && small.findings.iter().any(|f| f.starts_with("a 48-hour run would not fit")), "{:?}", small.findings);
+        // A disk that grows 3 MiB an hour (within its rule) on a disk with 100 MiB free: not enough.
+        let mut s = series_of(200, |i| 50_000 + wobble(i, 100));
+        for (i, x) in s.iter_mut().enumerate() {
+            x.containers.get_mut("indexer").unwrap().disk_kib = 10_000 + i as u64 * 3 * 1024 / 720;
+        }
+        let mut filling = judge(&s);
+        assert!(filling.valid, "{:?}", filling.findings);
+        filling.judge_footprint(Machine { disk_free_kib: 100.0 * 1024.0, ..machine });
+        assert!(!filling.valid, "{:?}", filling.footprint_48h);
     }
 
     #[test]

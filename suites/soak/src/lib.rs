@@ -53,6 +53,14 @@ pub async fn ensure_retained(p: &alloy::providers::DynProvider, from: u64, block
     Ok(())
 }
 
+/// The soak's verdict on `samples`, here: the drift rules with the soak's chain settings, and the
+/// 48-hour footprint against this machine (the soak and `soak_judge` both judge through this).
+pub fn verdict(samples: &[sampler::Sample]) -> anyhow::Result<drift::Drift> {
+    let mut verdict = drift::judge_settled(samples, ANVIL_BLOCKS as u64, anvil_history()?.0);
+    verdict.judge_footprint(drift::Machine::here()?);
+    Ok(verdict)
+}
+
 /// The default soak: long enough that the system settles (the node's log window filled and the
 /// mints done, about 6 minutes here) and about as long again is judged after it.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(15 * 60);

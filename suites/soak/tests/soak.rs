@@ -40,7 +40,7 @@ fn write_verdict(
     findings: &[String],
     end: Option<serde_json::Value>,
 ) -> anyhow::Result<(soak::drift::Drift, std::path::PathBuf)> {
-    let drift = soak::drift::judge_settled(&Series::read(&series.path)?, soak::ANVIL_BLOCKS as u64, soak::anvil_history()?.0);
+    let drift = soak::verdict(&Series::read(&series.path)?)?;
     let mut all: Vec<String> = findings.to_vec();
     all.extend(drift.findings.iter().cloned());
     let path = harness::results::write_json(
@@ -247,6 +247,9 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     findings.extend(drift.findings.iter().cloned());
     for s in &drift.series {
         eprintln!("{s}");
+    }
+    if let Some(footprint) = &drift.footprint_48h {
+        eprintln!("{footprint}");
     }
     eprintln!("result: {}", path.display());
     assert!(findings.is_empty(), "soak findings:\n  {}", findings.join("\n  "));

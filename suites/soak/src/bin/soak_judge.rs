@@ -1,9 +1,8 @@
 //! `soak_judge SERIES [--until SECONDS]`: the drift verdict of a soak's series file, also of a soak
 //! that was killed, or of its first SECONDS only (what a shorter soak of the same run would have
 //! been judged). Prints one line per series (base, end, bound, slope per hour with its standard
-//! error, the 48-hour projection) and the findings; exits 1 when the verdict is not valid.
+//! error, the 48-hour projection), the 48-hour footprint against this machine and the findings; exits 1 when the verdict is not valid.
 
-use soak::drift;
 use soak::sampler::Series;
 
 fn main() -> anyhow::Result<()> {
@@ -17,10 +16,13 @@ fn main() -> anyhow::Result<()> {
     if let Some(t) = until {
         samples.retain(|s| s.t <= t);
     }
-    let verdict = drift::judge_settled(&samples, soak::ANVIL_BLOCKS as u64, soak::anvil_history()?.0);
+    let verdict = soak::verdict(&samples)?;
     println!("{} samples, {:.2} h", verdict.samples, verdict.hours);
     for s in &verdict.series {
         println!("{s}");
+    }
+    if let Some(footprint) = &verdict.footprint_48h {
+        println!("{footprint}");
     }
     for f in &verdict.findings {
         println!("finding: {f}");
