@@ -28,7 +28,7 @@
 //! error shrinks to a fraction of the bound. Every series reports its slope, its standard error and
 //! its projection to 48 hours. Ratios and margins within one run, never absolute timings.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::sampler::Sample;
 
@@ -103,19 +103,28 @@ pub const WORK_TABLES: [&str; 11] = [
     "payments.purchase_disputes",
 ];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Series {
     pub name: String,
     /// The reference level (the first third after warm-up) and the level at the end (the last third).
     pub base: f64,
     pub end: f64,
+    /// Infinite for a series with no bound of its own (JSON: null).
+    #[serde(deserialize_with = "null_is_infinite")]
     pub bound: f64,
     /// Least squares over the second half, per hour (per 1,000 reads for descriptors), with its
     /// standard error; and the value projected to 48 hours at that slope.
     pub slope_per_hour: f64,
+    /// Infinite when the samples cannot give one (fewer than 3, or one instant; JSON: null).
+    #[serde(deserialize_with = "null_is_infinite")]
     pub slope_stderr: f64,
     pub projected_48h: f64,
     pub within: bool,
+}
+
+/// serde_json writes an infinite f64 as null; read it back as infinite.
+fn null_is_infinite<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 /// One line: name, base → end (bound), slope per hour (per 1,000 for descriptors and anvil) with
@@ -138,7 +147,7 @@ impl std::fmt::Display for Series {
 }
 
 /// What a machine gives a soak: its memory and the free disk where Docker keeps containers' files.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Machine {
     pub memory_kib: f64,
     pub disk_free_kib: f64,
@@ -169,7 +178,7 @@ impl Machine {
 
 /// A 48-hour run at this run's slopes, against the machine: can a release candidate's soak run
 /// here to its end?
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Footprint {
     /// Every container's, the NAR client's and the soak process's memory at 48 hours, summed.
     pub memory_kib: f64,
@@ -196,7 +205,7 @@ impl std::fmt::Display for Footprint {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Drift {
     pub valid: bool,
     pub samples: usize,
@@ -610,6 +619,17 @@ mod tests {
         // 1 KiB a second (a log line a request): 3.5 MiB an hour is within; 4 KiB a second is not.
         let logging = with_disk(&|i| 10_000 + i as u64 * 20);
         assert!(logging.findings.iter().any(|f| f.starts_with("indexer disk KiB grows")), "{:?}", logging.findings);
+    }
+
+    /// The soak reads its verdict from `soak_judge --json`: every field survives, infinite ones too.
+    #[test]
+    fn a_verdict_reads_back_from_its_json() {
+        let mut verdict = judge(&series_of(200, |i| 50_000 + i as u64 * 20));
+        verdict.judge_footprint(Machine { memory_kib: 1e7, disk_free_kib: 1e7 });
+        verdict.series[0].bound = f64::INFINITY;
+        verdict.series[1].slope_stderr = f64::INFINITY;
+        let back: Drift = serde_json::from_str(&serde_json::to_string(&verdict).unwrap()).unwrap();
+        assert_eq!(format!("{verdict:?}"), format!("{back:?}"));
     }
 
     #[test]

@@ -29,6 +29,16 @@ struct Checks {
     ledger: usize,
 }
 
+/// The drift verdict of the series so far, from `soak_judge --json` in a process of its own:
+/// judging holds every sample of the run in memory (~9 KiB each), and in the soak's process that
+/// peak stayed as its resident memory, growing with the run (~5 MB/h, 2026-12-07).
+fn judge(series: &std::path::Path) -> anyhow::Result<soak::drift::Drift> {
+    let judge = std::env::var("NEXTEST_BIN_EXE_soak_judge").unwrap_or_else(|_| env!("CARGO_BIN_EXE_soak_judge").to_string());
+    let out = std::process::Command::new(&judge).arg(series).arg("--json").output()?;
+    // Exit 0: valid, 1: findings, or an error (then stderr says it and stdout holds no verdict).
+    serde_json::from_slice(&out.stdout).map_err(|e| anyhow::anyhow!("{judge} {} --json: {} ({e}): {}", series.display(), out.status, String::from_utf8_lossy(&out.stderr)))
+}
+
 /// Writes `soak.json`: the drift verdict over every sample written so far and the findings so far;
 /// `complete` only at the end.
 fn write_verdict(
@@ -40,7 +50,7 @@ fn write_verdict(
     findings: &[String],
     end: Option<serde_json::Value>,
 ) -> anyhow::Result<(soak::drift::Drift, std::path::PathBuf)> {
-    let drift = soak::verdict(&Series::read(&series.path)?)?;
+    let drift = judge(&series.path)?;
     let mut all: Vec<String> = findings.to_vec();
     all.extend(drift.findings.iter().cloned());
     let path = harness::results::write_json(
