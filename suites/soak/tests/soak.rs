@@ -17,6 +17,10 @@ use harness::mve::{Load, Mve};
 use soak::nar::NarClient;
 use soak::sampler::{Series, Since, sample};
 
+/// jemalloc (Cargo.toml: why): the soak judges its own resident memory like every service's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 const CHECK_EVERY: Duration = Duration::from_secs(60);
 /// How often the verdict so far is written: a soak killed at hour 30 leaves one for 30 hours.
