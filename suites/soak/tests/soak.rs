@@ -37,10 +37,10 @@ struct Checks {
 /// judging holds every sample of the run in memory (~9 KiB each), and in the soak's process that
 /// peak stayed as its resident memory, growing with the run (~5 MB/h, 2026-12-07).
 fn judge(series: &std::path::Path) -> anyhow::Result<soak::drift::Drift> {
-    let judge = std::env::var("NEXTEST_BIN_EXE_soak_judge").unwrap_or_else(|_| env!("CARGO_BIN_EXE_soak_judge").to_string());
+    let judge = harness::prebuilt::bin_exe("soak_judge", env!("CARGO_BIN_EXE_soak_judge"));
     let out = std::process::Command::new(&judge).arg(series).arg("--json").output()?;
     // Exit 0: valid, 1: findings, or an error (then stderr says it and stdout holds no verdict).
-    serde_json::from_slice(&out.stdout).map_err(|e| anyhow::anyhow!("{judge} {} --json: {} ({e}): {}", series.display(), out.status, String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_slice(&out.stdout).map_err(|e| anyhow::anyhow!("{} {} --json: {} ({e}): {}", judge.display(), series.display(), out.status, String::from_utf8_lossy(&out.stderr)))
 }
 
 /// Writes `soak.json`: the drift verdict over every sample written so far and the findings so far;
@@ -219,7 +219,13 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     let nar = nar.expect("the NAR client started");
     let generations = nar.generations();
     nar.stop();
-    let record = load.stop(&mve).await?;
+    // The drift verdict over the whole series before the end checks: a run that fails them (the
+    // load cannot deliver its backlog, say) still names what drifted.
+    let (drifted, _) = write_verdict(&series, seed, duration, duration, checks, &findings, None)?;
+    let record = load.stop(&mve).await.map_err(|e| {
+        let drift = if drifted.findings.is_empty() { "no finding".to_string() } else { drifted.findings.join("; ") };
+        e.context(format!("the soak's end; its drift verdict over the run: {drift}"))
+    })?;
     findings.extend(check_answers(&mve, record.take_indexer_answers()).await?);
 
     // The end: the indexer at the head against the chain, the ledger against the deliveries.
