@@ -12,6 +12,7 @@
 //! - [`ledger`]: the payments ledger's invariants, read from its tables;
 //! - [`session`] and [`docker`]: run labels, the watcher and the reaper that leave no container behind;
 //! - [`platform`]: the platform's services (indexer, payments), one per test, from the freshly built binary;
+//! - [`prebuilt`]: what a run from a nextest archive takes from the archive instead of building it;
 //! - [`service`]: images, commands and environment per service; [`probe`]: readiness checks;
 //! - [`stripe`]: a Stripe simulator (signed event deliveries, a wiremock Stripe API);
 //! - [`configuration`]: a service binary refusing bad configuration with a clear message;
@@ -38,6 +39,7 @@ pub mod ledger;
 pub mod mve;
 pub mod nemesis;
 pub mod platform;
+pub mod prebuilt;
 pub mod probe;
 pub mod property;
 pub mod results;

@@ -48,11 +48,15 @@ fn coverage_profile(container_name: &str) -> Option<(String, String)> {
     Some((dir.clone(), format!("{dir}/{container_name}-%c%p.profraw")))
 }
 
-/// Builds (or finds up to date) the service's binary with cargo, once per test process and, under
-/// nextest, once per run and binary: the first test process of a run that needs it builds it and
+/// The service's binary: from the prebuilt directory of an archive run ([`crate::prebuilt`]), else
+/// built (or found up to date) with cargo, once per test process and, under nextest, once per run
+/// and binary: the first test process of a run that needs it builds it and
 /// stamps the run's id, the others find the stamp. Even a no-op cargo build costs about a second
 /// and takes cargo's lock on `target/`, so one per test process queued the gate's tests.
 pub fn binary(package: &str, bin: &str) -> Result<PathBuf> {
+    if let Some(path) = crate::prebuilt::file(bin)? {
+        return Ok(path);
+    }
     static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().expect("build cache lock");
     if let Some(path) = built.get_or_insert_with(HashMap::new).get(bin) {

@@ -13,7 +13,7 @@ struct Started {
 }
 
 fn mve_harness(args: &[&str], watcher: bool) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mve-harness"));
+    let mut cmd = Command::new(harness::prebuilt::bin_exe("mve-harness", env!("CARGO_BIN_EXE_mve-harness")));
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("NEXTEST") {

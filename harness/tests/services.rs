@@ -48,7 +48,7 @@ fn image_choice_prefers_override_then_local_then_upstream() {
 }
 
 fn mve_harness() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mve-harness"));
+    let mut cmd = Command::new(harness::prebuilt::bin_exe("mve-harness", env!("CARGO_BIN_EXE_mve-harness")));
     // The child is its own owner, not part of this nextest run.
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("NEXTEST") {

@@ -47,13 +47,16 @@ pub fn build_dir() -> PathBuf {
     if deps.ends_with("deps") { deps.parent().expect("profile dir").to_path_buf() } else { deps.to_path_buf() }
 }
 
-/// The library under test: `NAR_LIBRARY` if set (another build of the same ABI), else the
-/// `libmve_nar.so` built with this test binary. Cargo writes it to `deps/` whenever it builds
+/// The library under test: `NAR_LIBRARY` if set (another build of the same ABI), else the archive
+/// run's prebuilt one ([`harness::prebuilt`]), else the `libmve_nar.so` built with this test binary. Cargo writes it to `deps/` whenever it builds
 /// the crate, and copies it up to `target/<profile>/` only when the crate itself was asked for, so
 /// `deps/` is the fresh one.
 pub fn library_path() -> PathBuf {
     if let Some(p) = std::env::var_os("NAR_LIBRARY") {
         return PathBuf::from(p);
+    }
+    if let Some(p) = harness::prebuilt::file("libmve_nar.so").unwrap_or_else(|e| panic!("{e}")) {
+        return p;
     }
     let fresh = build_dir().join("deps/libmve_nar.so");
     if fresh.is_file() { fresh } else { build_dir().join("libmve_nar.so") }
@@ -66,8 +69,14 @@ pub fn model_path() -> PathBuf {
     path
 }
 
-/// The C client compiled by build.rs.
-pub const C_CLIENT: &str = env!("NAR_C_CLIENT");
+/// The C client: the archive run's prebuilt one ([`harness::prebuilt`]), else the one build.rs
+/// compiled (its path fixed at compile time, on the machine that built this).
+pub fn c_client() -> PathBuf {
+    harness::prebuilt::file("nar_client").unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| PathBuf::from(BUILT_C_CLIENT))
+}
+
+/// Where build.rs wrote the C client (`scripts/gate-archive` copies it from here).
+pub const BUILT_C_CLIENT: &str = env!("NAR_C_CLIENT");
 
 macro_rules! sym {
     ($lib:expr, $name:literal) => {

@@ -5,7 +5,7 @@ use std::process::Command;
 
 #[test]
 fn the_c_client_runs_init_generate_free_shutdown_three_times() {
-    let out = Command::new(nar_ffi::C_CLIENT).arg(nar_ffi::library_path()).arg(nar_ffi::model_path()).args(["3", "8"]).output().expect("run the C client");
+    let out = Command::new(nar_ffi::c_client()).arg(nar_ffi::library_path()).arg(nar_ffi::model_path()).args(["3", "8"]).output().expect("run the C client");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "C client failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     let texts: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("text: ")).collect();

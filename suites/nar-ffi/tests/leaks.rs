@@ -78,7 +78,7 @@ fn init_shutdown_cycles_keep_rss_flat() {
 fn under_leak_sanitizer(rounds: &str, max_tokens: &str, extra: &[&str]) -> String {
     let lsan = "/usr/lib/x86_64-linux-gnu/liblsan.so.0";
     assert!(std::path::Path::new(lsan).is_file(), "{lsan} missing: run scripts/setup");
-    let out = Command::new(C_CLIENT)
+    let out = Command::new(c_client())
         .arg(library_path())
         .arg(model_path())
         .args([rounds, max_tokens])

@@ -12,7 +12,7 @@ fn valgrind_init_generate_free_shutdown_loses_nothing() {
     let out = Command::new("valgrind")
         .args(["--leak-check=full", "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite", "--error-exitcode=97"])
         .arg(format!("--suppressions={supp}"))
-        .arg(C_CLIENT)
+        .arg(c_client())
         .arg(library_path())
         .arg(model_path())
         .args(["2", "2"])

@@ -33,7 +33,7 @@ impl NarClient {
         // hour, taking a core from the next soak (seen 2026-12-03).
         let child = Command::new("setpriv")
             .args(["--pdeathsig", "KILL", "nice", "-n", "19", "stdbuf", "-oL"])
-            .arg(nar_ffi::C_CLIENT)
+            .arg(nar_ffi::c_client())
             .arg(nar_ffi::library_path())
             .arg(nar_ffi::model_path())
             .args(["1000000000", "24", "stream"])
