@@ -5,6 +5,8 @@ use std::process::Command;
 
 /// A binary and an environment it accepts; each check starts from that and breaks one thing.
 pub struct ConfigCheck<'a> {
+    /// cargo's compile-time path (`env!("CARGO_BIN_EXE_<name>")`); a run from an archive finds
+    /// the binary by its name instead ([`crate::prebuilt::bin_exe`]).
     pub program: &'a str,
     pub valid: &'a [(&'a str, &'a str)],
 }
@@ -19,7 +21,9 @@ pub struct Refusal {
 impl ConfigCheck<'_> {
     /// Runs the binary with `valid` minus `drop`, plus `set`.
     pub fn run(&self, drop: &str, set: &[(&str, &str)]) -> Refusal {
-        let mut cmd = Command::new(self.program);
+        let name = std::path::Path::new(self.program).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let program = crate::prebuilt::bin_exe(&name, self.program);
+        let mut cmd = Command::new(&program);
         cmd.env_clear();
         for (k, v) in self.valid.iter().filter(|(k, _)| *k != drop) {
             cmd.env(k, v);
@@ -27,7 +31,7 @@ impl ConfigCheck<'_> {
         for (k, v) in set {
             cmd.env(k, v);
         }
-        let out = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", self.program));
+        let out = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", program.display()));
         Refusal { code: out.status.code(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
     }
 
