@@ -16,7 +16,10 @@
 //!   misses (a cold cache, the case that broke), a later job restores what an earlier one saved,
 //!   and rust-cache saves `target/` without the workspace's own crates, as rust-cache does (moved,
 //!   not copied: one job restores each);
-//! - `actions/upload-artifact` checks its paths exist.
+//! - `actions/upload-artifact` copies its paths into this dry run's artifacts (a warning when none
+//!   matches, as GitHub's default), and `actions/download-artifact` copies one of them to its `path`;
+//! - a matrix property an `include` entry does not set is empty, as on GitHub (actionlint checks
+//!   the names).
 //! - Not reproduced: Ubuntu (the runner here is Debian: package names, apt sources, Google Chrome
 //!   instead of Chromium), GitHub's network (here only the package registries answer), its 4 cores
 //!   and 14 GB of disk, jobs on separate machines at once (here one after the other), the actions'
@@ -56,6 +59,8 @@ pub struct Job {
     pub env: BTreeMap<String, String>,
     pub steps: Vec<Step>,
     pub matrix: BTreeMap<String, Vec<String>>,
+    /// The matrix's `include` entries, one instance each.
+    pub include: Vec<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,8 +103,9 @@ impl Workflow {
                 });
                 steps.push(Step { name, id: text(&s["id"]), condition: text(&s["if"]), env: map(&s["env"]), kind });
             }
-            let matrix = job["strategy"]["matrix"].as_hash().into_iter().flatten().filter_map(|(k, v)| Some((text(k)?, v.as_vec()?.iter().filter_map(text).collect()))).collect();
-            jobs.insert(id.clone(), Job { name: id, env: map(&job["env"]), steps, matrix });
+            let matrix = job["strategy"]["matrix"].as_hash().into_iter().flatten().filter(|(k, _)| text(k).as_deref() != Some("include")).filter_map(|(k, v)| Some((text(k)?, v.as_vec()?.iter().filter_map(text).collect()))).collect();
+            let include = job["strategy"]["matrix"]["include"].as_vec().into_iter().flatten().map(map).collect();
+            jobs.insert(id.clone(), Job { name: id, env: map(&job["env"]), steps, matrix, include });
         }
         Ok(Workflow { env: map(&doc["env"]), jobs })
     }
@@ -269,7 +275,7 @@ impl DryRun {
         let mut saves: Vec<(String, PathBuf, PathBuf, bool)> = Vec::new();
         let mut failed = false;
         for (n, step) in job.steps.iter().enumerate() {
-            let name = substitute(&step.name, &run.matrix, &self.repo)?;
+            let name = substitute(&step.name, &run.matrix, &self.repo)?.trim().to_string();
             let log = self.logs.join(format!("{}-{:02}-{}.log", job.name, n + 1, slug(&name)));
             let condition = step.condition.as_deref().map(str::trim);
             let wanted = match condition {
@@ -397,11 +403,20 @@ impl DryRun {
             }
             "actions/upload-artifact" => {
                 let paths = with.get("path").cloned().unwrap_or_default();
-                let mut script = String::new();
+                let name = with.get("name").cloned().unwrap_or_else(|| "artifact".into());
+                let store = self.work().join("artifacts").join(slug(&name));
+                let mut script = format!("rm -rf {s} && mkdir -p {s}\n", s = store.display());
                 for p in paths.lines().map(str::trim).filter(|p| !p.is_empty()) {
-                    let _ = writeln!(script, "ls -d {p} >/dev/null 2>&1 || echo 'warning: no file matches {p}' >&2");
+                    let _ = writeln!(script, "if ls -d {p} >/dev/null 2>&1; then cp -a {p} {s}/; else echo 'warning: no file matches {p}' >&2; fi", s = store.display());
                 }
-                (format!("upload {paths}"), self.as_runner_shell(&script, workspace, &none, log))
+                (format!("upload {paths} as {name}"), self.as_runner_shell(&script, workspace, &none, log))
+            }
+            "actions/download-artifact" => {
+                let name = with.get("name").cloned().unwrap_or_else(|| "artifact".into());
+                let to = expand_home(with.get("path").map_or(".", String::as_str), &self.home, workspace);
+                let store = self.work().join("artifacts").join(slug(&name));
+                let script = format!("[ -d {s} ] || {{ echo 'no artifact {name} was uploaded before this job'; exit 1; }}\nmkdir -p {t} && cp -a {s}/. {t}/", s = store.display(), t = to.display());
+                (format!("download {name} to {}", to.display()), self.as_runner_shell(&script, workspace, &none, log))
             }
             other => (action.into(), Err(format!("the dry run has no stand-in for {other}; add one to suites/workflows/src/dry_run.rs"))),
         }
@@ -481,7 +496,8 @@ pub fn substitute(s: &str, matrix: &BTreeMap<String, String>, repo: &Path) -> Re
         let end = rest[start..].find("}}").ok_or(format!("an unclosed expression in {s:?}"))? + start;
         let expr = rest[start + 3..end].trim();
         if let Some(k) = expr.strip_prefix("matrix.") {
-            out.push_str(matrix.get(k).ok_or(format!("{expr}: no matrix value given"))?);
+            // GitHub's value for a property this instance's `include` entry does not set.
+            out.push_str(matrix.get(k).map_or("", String::as_str));
         } else if let Some(args) = expr.strip_prefix("hashFiles(").and_then(|a| a.strip_suffix(')')) {
             out.push_str(&hash_files(args, repo)?);
         } else if expr.starts_with("github.") {

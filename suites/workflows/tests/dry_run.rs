@@ -70,7 +70,7 @@ fn nightly_the_pr_gates_fmt_build_and_harness_jobs_pass_as_a_non_root_runner_in_
     eprintln!("{report}");
     assert!(verdict.passed(), "the PR gate's jobs fail as GitHub would run them:\n{report}");
     let ran: Vec<&str> = verdict.steps.iter().filter(|s| !s.skipped).map(|s| s.step.as_str()).collect();
-    for step in ["build (the selection nextest builds, and the platform binaries the harness mounts)", "clippy (warnings denied)", "test harness"] {
+    for step in ["build once and archive it (tests, service binaries, libmve_nar.so, the C client)", "clippy (warnings denied)", "test workflows", "test harness"] {
         assert!(ran.contains(&step), "step {step:?} never ran: {ran:?}");
     }
     std::fs::write(&stamp, format!("{inputs}\n{}\n", verdict.steps.len())).ok();

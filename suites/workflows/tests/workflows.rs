@@ -1,6 +1,9 @@
-//! The GitHub Actions workflows: actionlint finds nothing, and finds what is broken.
+//! The GitHub Actions workflows: actionlint finds nothing, and finds what is broken; the PR gate
+//! tests every package, its suite jobs from the build job's archive (built once).
 
 use std::process::Command;
+
+use workflows::dry_run::StepKind;
 
 fn actionlint(files: &[std::path::PathBuf]) -> (bool, String) {
     let root = workflows::root();
@@ -40,11 +43,18 @@ fn actionlint_flags_a_broken_workflow() {
     assert!(out.contains("no_such_property") && out.contains("no-such-input"), "{out}");
 }
 
-/// A package without a job in the PR gate would never be tested on GitHub.
+/// The PR gate's workflow, parsed.
+fn pr_gate() -> workflows::dry_run::Workflow {
+    let text = std::fs::read_to_string(workflows::root().join(".github/workflows/pr-gate.yml")).unwrap();
+    workflows::dry_run::Workflow::parse(&text).expect("pr-gate.yml parses")
+}
+
+/// A package without a job in the PR gate would never be tested on GitHub: each has a suite job
+/// (or all of its partitions, `shard` 1 to `of`), or, for `workflows`, the build job's test step.
 #[test]
 fn the_pr_gate_has_a_job_for_every_package() {
     let root = workflows::root();
-    let gate = std::fs::read_to_string(root.join(".github/workflows/pr-gate.yml")).unwrap();
+    let gate = pr_gate();
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     assert!(manifest.contains(r#"members = ["harness", "contracts", "platform/*", "suites/*", "workspace-hack"]"#), "the workspace's members changed: update this test");
     // workspace-hack has no code and no tests: it only carries the unified features (cargo-hakari).
@@ -54,15 +64,61 @@ fn the_pr_gate_has_a_job_for_every_package() {
             dirs.push(e.unwrap().path());
         }
     }
+    let mut shards: std::collections::BTreeMap<String, Vec<(usize, usize)>> = std::collections::BTreeMap::new();
+    for entry in &gate.jobs["suite"].include {
+        let n = |k: &str| entry.get(k).map(|v| v.parse::<usize>().unwrap_or_else(|_| panic!("{k}: {v:?} is not a number")));
+        shards.entry(entry["package"].clone()).or_default().push((n("shard").unwrap_or(1), n("of").unwrap_or(1)));
+    }
+    let build_tests = gate.jobs["build"].steps.iter().any(|s| matches!(&s.kind, StepKind::Run(r) if r.contains("-E 'package(workflows)")));
     let mut missing = Vec::new();
     for d in dirs {
         let Ok(cargo) = std::fs::read_to_string(d.join("Cargo.toml")) else { continue };
         let name = cargo.lines().find_map(|l| l.strip_prefix("name = ")).expect("a package name").trim_matches('"').to_string();
-        if !gate.lines().any(|l| l.trim() == format!("- {name}")) {
-            missing.push(name);
+        if name == "workflows" {
+            assert!(build_tests, "the build job does not test the workflows package");
+            assert!(!shards.contains_key("workflows"), "workflows runs in the build job (its tests call cargo), not from the archive");
+            continue;
+        }
+        match shards.get(&name) {
+            None => missing.push(name),
+            Some(parts) => {
+                let of = parts[0].1;
+                let mut seen: Vec<usize> = parts.iter().map(|&(shard, n)| {
+                    assert_eq!(n, of, "{name}: partitions of different counts {parts:?}");
+                    shard
+                }).collect();
+                seen.sort();
+                assert_eq!(seen, (1..=of).collect::<Vec<_>>(), "{name}: partitions {parts:?} are not 1 to {of}, once each");
+            }
         }
     }
     assert!(missing.is_empty(), "packages without a job in pr-gate.yml's matrix: {missing:?}");
+}
+
+/// Build once (issue 26): the suite jobs run from the build job's nextest archive and compile
+/// nothing. No toolchain or Rust cache is set up in them, no step calls cargo, and their test step
+/// is `scripts/gate-archive run` on the archive the build job uploads.
+#[test]
+fn every_suite_job_runs_from_the_archive() {
+    let gate = pr_gate();
+    let build = &gate.jobs["build"];
+    let runs = |job: &workflows::dry_run::Job| -> Vec<String> { job.steps.iter().filter_map(|s| if let StepKind::Run(r) = &s.kind { Some(r.clone()) } else { None }).collect() };
+    let uses = |job: &workflows::dry_run::Job| -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+        job.steps.iter().filter_map(|s| if let StepKind::Uses { action, with } = &s.kind { Some((action.clone(), with.clone())) } else { None }).collect()
+    };
+    assert!(runs(build).iter().any(|r| r.trim_start().starts_with("scripts/gate-archive target/gate.tar.zst")), "the build job makes no archive: {:?}", runs(build));
+    assert!(uses(build).iter().any(|(a, w)| a.starts_with("actions/upload-artifact@") && w.get("name").map(String::as_str) == Some("gate-archive") && w.get("path").is_some_and(|p| p.contains("target/gate.tar.zst"))), "the build job does not upload the archive");
+    let suite = &gate.jobs["suite"];
+    for (action, _) in uses(suite) {
+        assert!(!action.starts_with("dtolnay/rust-toolchain") && !action.starts_with("Swatinem/rust-cache"), "the suite job sets up a Rust build ({action}): it runs from the archive");
+    }
+    assert!(uses(suite).iter().any(|(a, w)| a.starts_with("actions/download-artifact@") && w.get("name").map(String::as_str) == Some("gate-archive")), "the suite job does not download the archive");
+    for r in runs(suite) {
+        for word in r.split(|c: char| c.is_whitespace() || c == ';' || c == '&' || c == '|') {
+            assert_ne!(word, "cargo", "a suite job's step calls cargo (it compiles nothing): {r}");
+        }
+    }
+    assert!(runs(suite).iter().any(|r| r.contains("scripts/gate-archive run ~/gate-archive/gate.tar.zst") && r.contains("package(${{ matrix.package }})")), "the suite job's tests do not run from the archive: {:?}", runs(suite));
 }
 
 /// Every edit of every suite's `mutants.txt` names text its file still has, read the way
@@ -109,6 +165,55 @@ fn the_workspace_hack_is_current() {
         assert!(!text.contains("no such command"), "cargo-hakari is not installed: run scripts/setup\n{text}");
         assert!(out.status.success(), "cargo {}: workspace-hack is stale; run `cargo hakari generate && cargo hakari manage-deps`\n{text}", args.join(" "));
     }
+}
+
+/// One build for every selection (issue 26): cargo's plan for `cargo nextest run -p X` (its unit
+/// graph: every crate with its profile and features) is a part of the plan for `--workspace`, for
+/// every package, and so is the harness's own `cargo build -p mve-indexer --bin mve-indexer` of a
+/// `--bins --tests` build. Features are cargo-hakari's job (the test above); this catches the rest:
+/// a proc-macro's debug info that depended on the selection rebuilt the harness under `-p`
+/// (Cargo.toml, `[profile.dev.build-override]`). `--unit-graph` is unstable: cargo's
+/// `__CARGO_TEST_CHANNEL_OVERRIDE_DO_NOT_USE_THIS=nightly` lets this stable cargo print it, and
+/// nothing is built.
+#[test]
+fn every_package_selection_shares_the_workspace_build() {
+    let root = workflows::root();
+    let plan = |args: &[&str]| -> std::collections::BTreeSet<String> {
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(args)
+            .args(["-Z", "unstable-options", "--unit-graph", "--locked"])
+            .env("__CARGO_TEST_CHANNEL_OVERRIDE_DO_NOT_USE_THIS", "nightly")
+            .current_dir(&root)
+            .output()
+            .expect("cargo runs");
+        assert!(out.status.success(), "cargo {args:?} --unit-graph: {}", String::from_utf8_lossy(&out.stderr));
+        let graph: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a unit graph");
+        graph["units"].as_array().expect("units").iter().map(|u| serde_json::json!([u["pkg_id"], u["target"]["name"], u["target"]["kind"], u["mode"], u["profile"], u["features"]]).to_string()).collect()
+    };
+    let workspace = plan(&["test", "--no-run", "--workspace"]);
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(r#"members = ["harness", "contracts", "platform/*", "suites/*", "workspace-hack"]"#), "the workspace's members changed: update this test");
+    let mut packages = Vec::new();
+    for dir in ["harness", "contracts"].iter().map(|d| root.join(d)).chain(["platform", "suites"].iter().flat_map(|p| std::fs::read_dir(root.join(p)).unwrap().map(|e| e.unwrap().path()))) {
+        let Ok(cargo) = std::fs::read_to_string(dir.join("Cargo.toml")) else { continue };
+        packages.push(cargo.lines().find_map(|l| l.strip_prefix("name = ")).expect("a package name").trim_matches('"').to_string());
+    }
+    let mut apart = Vec::new();
+    for p in &packages {
+        let own = plan(&["test", "--no-run", "-p", p]);
+        let extra: Vec<&String> = own.difference(&workspace).collect();
+        if !extra.is_empty() {
+            apart.push(format!("-p {p}: {} unit(s) the workspace build lacks, e.g. {}", extra.len(), extra[0]));
+        }
+    }
+    let bins = plan(&["build", "--workspace", "--bins", "--tests"]);
+    for (package, bin) in [("mve-indexer", "mve-indexer"), ("mve-payments", "mve-payments")] {
+        let own = plan(&["build", "-p", package, "--bin", bin]);
+        if let Some(e) = own.difference(&bins).next() {
+            apart.push(format!("the harness's build of {bin}: a unit the archive's build lacks, e.g. {e}"));
+        }
+    }
+    assert!(apart.is_empty(), "selections that would compile again after a workspace build:\n  {}", apart.join("\n  "));
 }
 
 /// The toolchain is pinned once (rust-toolchain.toml) and every workflow installs that one: a
