@@ -158,20 +158,13 @@ impl Machine {
     /// (`/var/lib/docker`, or `/` where there is none).
     pub fn here() -> anyhow::Result<Machine> {
         let meminfo = std::fs::read_to_string("/proc/meminfo")?;
-        let memory_kib = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .ok_or_else(|| anyhow::anyhow!("no MemTotal in /proc/meminfo"))?;
+        let memory_kib =
+            meminfo.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok()).ok_or_else(|| anyhow::anyhow!("no MemTotal in /proc/meminfo"))?;
         let dir = if std::path::Path::new("/var/lib/docker").is_dir() { "/var/lib/docker" } else { "/" };
         let df = std::process::Command::new("df").args(["-Pk", dir]).output()?;
         anyhow::ensure!(df.status.success(), "df -Pk {dir}: {}", String::from_utf8_lossy(&df.stderr));
         let text = String::from_utf8_lossy(&df.stdout);
-        let disk_free_kib = text
-            .lines()
-            .nth(1)
-            .and_then(|l| l.split_whitespace().nth(3)?.parse::<f64>().ok())
-            .ok_or_else(|| anyhow::anyhow!("df -Pk {dir}: no free size in {text:?}"))?;
+        let disk_free_kib = text.lines().nth(1).and_then(|l| l.split_whitespace().nth(3)?.parse::<f64>().ok()).ok_or_else(|| anyhow::anyhow!("df -Pk {dir}: no free size in {text:?}"))?;
         Ok(Machine { memory_kib, disk_free_kib })
     }
 }

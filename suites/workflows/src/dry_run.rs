@@ -103,7 +103,13 @@ impl Workflow {
                 });
                 steps.push(Step { name, id: text(&s["id"]), condition: text(&s["if"]), env: map(&s["env"]), kind });
             }
-            let matrix = job["strategy"]["matrix"].as_hash().into_iter().flatten().filter(|(k, _)| text(k).as_deref() != Some("include")).filter_map(|(k, v)| Some((text(k)?, v.as_vec()?.iter().filter_map(text).collect()))).collect();
+            let matrix = job["strategy"]["matrix"]
+                .as_hash()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| text(k).as_deref() != Some("include"))
+                .filter_map(|(k, v)| Some((text(k)?, v.as_vec()?.iter().filter_map(text).collect())))
+                .collect();
             let include = job["strategy"]["matrix"]["include"].as_vec().into_iter().flatten().map(map).collect();
             jobs.insert(id.clone(), Job { name: id, env: map(&job["env"]), steps, matrix, include });
         }

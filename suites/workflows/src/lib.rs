@@ -20,3 +20,25 @@ use std::path::PathBuf;
 pub fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
+
+/// Every package of the workspace but `workspace-hack` (it has no code and no tests: it only
+/// carries the unified features of cargo-hakari), as (name, directory). Panics if the workspace's
+/// members are no longer the ones this walks, so a new kind of member is not silently left out.
+pub fn packages() -> Vec<(String, PathBuf)> {
+    let root = root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("the workspace manifest");
+    assert!(manifest.contains(r#"members = ["harness", "contracts", "platform/*", "suites/*", "workspace-hack"]"#), "the workspace's members changed: update workflows::packages");
+    let mut dirs = vec![root.join("harness"), root.join("contracts")];
+    for parent in ["platform", "suites"] {
+        let mut inner: Vec<PathBuf> = std::fs::read_dir(root.join(parent)).expect(parent).map(|e| e.expect(parent).path()).collect();
+        inner.sort();
+        dirs.extend(inner);
+    }
+    dirs.into_iter()
+        .filter_map(|dir| {
+            let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+            let name = cargo.lines().find_map(|l| l.strip_prefix("name = ")).expect("a package name").trim_matches('"').to_string();
+            Some((name, dir))
+        })
+        .collect()
+}

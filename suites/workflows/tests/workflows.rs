@@ -53,17 +53,7 @@ fn pr_gate() -> workflows::dry_run::Workflow {
 /// (or all of its partitions, `shard` 1 to `of`), or, for `workflows`, the build job's test step.
 #[test]
 fn the_pr_gate_has_a_job_for_every_package() {
-    let root = workflows::root();
     let gate = pr_gate();
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    assert!(manifest.contains(r#"members = ["harness", "contracts", "platform/*", "suites/*", "workspace-hack"]"#), "the workspace's members changed: update this test");
-    // workspace-hack has no code and no tests: it only carries the unified features (cargo-hakari).
-    let mut dirs = vec![root.join("harness"), root.join("contracts")];
-    for parent in ["platform", "suites"] {
-        for e in std::fs::read_dir(root.join(parent)).unwrap() {
-            dirs.push(e.unwrap().path());
-        }
-    }
     let mut shards: std::collections::BTreeMap<String, Vec<(usize, usize)>> = std::collections::BTreeMap::new();
     for entry in &gate.jobs["suite"].include {
         let n = |k: &str| entry.get(k).map(|v| v.parse::<usize>().unwrap_or_else(|_| panic!("{k}: {v:?} is not a number")));
@@ -71,9 +61,7 @@ fn the_pr_gate_has_a_job_for_every_package() {
     }
     let build_tests = gate.jobs["build"].steps.iter().any(|s| matches!(&s.kind, StepKind::Run(r) if r.contains("-E 'package(workflows)")));
     let mut missing = Vec::new();
-    for d in dirs {
-        let Ok(cargo) = std::fs::read_to_string(d.join("Cargo.toml")) else { continue };
-        let name = cargo.lines().find_map(|l| l.strip_prefix("name = ")).expect("a package name").trim_matches('"').to_string();
+    for (name, _) in workflows::packages() {
         if name == "workflows" {
             assert!(build_tests, "the build job does not test the workflows package");
             assert!(!shards.contains_key("workflows"), "workflows runs in the build job (its tests call cargo), not from the archive");
@@ -83,10 +71,13 @@ fn the_pr_gate_has_a_job_for_every_package() {
             None => missing.push(name),
             Some(parts) => {
                 let of = parts[0].1;
-                let mut seen: Vec<usize> = parts.iter().map(|&(shard, n)| {
-                    assert_eq!(n, of, "{name}: partitions of different counts {parts:?}");
-                    shard
-                }).collect();
+                let mut seen: Vec<usize> = parts
+                    .iter()
+                    .map(|&(shard, n)| {
+                        assert_eq!(n, of, "{name}: partitions of different counts {parts:?}");
+                        shard
+                    })
+                    .collect();
                 seen.sort();
                 assert_eq!(seen, (1..=of).collect::<Vec<_>>(), "{name}: partitions {parts:?} are not 1 to {of}, once each");
             }
@@ -107,7 +98,12 @@ fn every_suite_job_runs_from_the_archive() {
         job.steps.iter().filter_map(|s| if let StepKind::Uses { action, with } = &s.kind { Some((action.clone(), with.clone())) } else { None }).collect()
     };
     assert!(runs(build).iter().any(|r| r.trim_start().starts_with("scripts/gate-archive target/gate.tar.zst")), "the build job makes no archive: {:?}", runs(build));
-    assert!(uses(build).iter().any(|(a, w)| a.starts_with("actions/upload-artifact@") && w.get("name").map(String::as_str) == Some("gate-archive") && w.get("path").is_some_and(|p| p.contains("target/gate.tar.zst"))), "the build job does not upload the archive");
+    assert!(
+        uses(build)
+            .iter()
+            .any(|(a, w)| a.starts_with("actions/upload-artifact@") && w.get("name").map(String::as_str) == Some("gate-archive") && w.get("path").is_some_and(|p| p.contains("target/gate.tar.zst"))),
+        "the build job does not upload the archive"
+    );
     let suite = &gate.jobs["suite"];
     for (action, _) in uses(suite) {
         assert!(!action.starts_with("dtolnay/rust-toolchain") && !action.starts_with("Swatinem/rust-cache"), "the suite job sets up a Rust build ({action}): it runs from the archive");
@@ -118,7 +114,11 @@ fn every_suite_job_runs_from_the_archive() {
             assert_ne!(word, "cargo", "a suite job's step calls cargo (it compiles nothing): {r}");
         }
     }
-    assert!(runs(suite).iter().any(|r| r.contains("scripts/gate-archive run ~/gate-archive/gate.tar.zst") && r.contains("package(${{ matrix.package }})")), "the suite job's tests do not run from the archive: {:?}", runs(suite));
+    assert!(
+        runs(suite).iter().any(|r| r.contains("scripts/gate-archive run ~/gate-archive/gate.tar.zst") && r.contains("package(${{ matrix.package }})")),
+        "the suite job's tests do not run from the archive: {:?}",
+        runs(suite)
+    );
 }
 
 /// Every edit of every suite's `mutants.txt` names text its file still has, read the way
@@ -152,6 +152,18 @@ fn every_mutant_names_code_that_exists() {
     }
     assert!(edits >= 60, "only {edits} mutant edits found: is suites/*/mutants.txt still where this test looks?");
     assert!(missing.is_empty(), "{} mutant edits name text that is gone:\n{}", missing.len(), missing.join("\n"));
+}
+
+/// The PR gate's fmt job runs `cargo fmt --all --check`; the README's test command runs this, so an
+/// unformatted commit fails here first and not only on GitHub (the workflow dry run of 2026-12-08
+/// found main unformatted: this test did not exist).
+#[test]
+fn the_workspace_is_formatted() {
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).args(["fmt", "--all", "--check"]).current_dir(workflows::root()).output().expect("cargo runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let files: std::collections::BTreeSet<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("Diff in ")).map(|l| l.rsplit_once(':').map_or(l, |(f, _)| f.trim_end_matches(|c: char| c.is_ascii_digit() || c == ':'))).collect();
+    assert!(out.status.success(), "cargo fmt --all --check: {} file(s) unformatted, run `cargo fmt --all`: {files:?}\n{text}", files.len());
 }
 
 /// workspace-hack/ holds the features every build shares (cargo-hakari): stale, and `-p` builds
@@ -188,16 +200,15 @@ fn every_package_selection_shares_the_workspace_build() {
             .expect("cargo runs");
         assert!(out.status.success(), "cargo {args:?} --unit-graph: {}", String::from_utf8_lossy(&out.stderr));
         let graph: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a unit graph");
-        graph["units"].as_array().expect("units").iter().map(|u| serde_json::json!([u["pkg_id"], u["target"]["name"], u["target"]["kind"], u["mode"], u["profile"], u["features"]]).to_string()).collect()
+        graph["units"]
+            .as_array()
+            .expect("units")
+            .iter()
+            .map(|u| serde_json::json!([u["pkg_id"], u["target"]["name"], u["target"]["kind"], u["mode"], u["profile"], u["features"]]).to_string())
+            .collect()
     };
     let workspace = plan(&["test", "--no-run", "--workspace"]);
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    assert!(manifest.contains(r#"members = ["harness", "contracts", "platform/*", "suites/*", "workspace-hack"]"#), "the workspace's members changed: update this test");
-    let mut packages = Vec::new();
-    for dir in ["harness", "contracts"].iter().map(|d| root.join(d)).chain(["platform", "suites"].iter().flat_map(|p| std::fs::read_dir(root.join(p)).unwrap().map(|e| e.unwrap().path()))) {
-        let Ok(cargo) = std::fs::read_to_string(dir.join("Cargo.toml")) else { continue };
-        packages.push(cargo.lines().find_map(|l| l.strip_prefix("name = ")).expect("a package name").trim_matches('"').to_string());
-    }
+    let packages: Vec<String> = workflows::packages().into_iter().map(|(name, _)| name).collect();
     let mut apart = Vec::new();
     for p in &packages {
         let own = plan(&["test", "--no-run", "-p", p]);
