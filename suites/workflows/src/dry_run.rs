@@ -63,6 +63,28 @@ pub struct Job {
     pub include: Vec<BTreeMap<String, String>>,
 }
 
+impl Job {
+    /// The matrix instance a dry run asked for (`wanted`, e.g. `package = harness`), whole: from
+    /// the one `include` entry that has those values (its other keys, such as a partition, come
+    /// with it), or else from the matrix's own lists. An instance GitHub would not run is an error.
+    pub fn instance(&self, wanted: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+        if !self.include.is_empty() {
+            let matching: Vec<&BTreeMap<String, String>> = self.include.iter().filter(|e| wanted.iter().all(|(k, v)| e.get(k) == Some(v))).collect();
+            return match matching.as_slice() {
+                [one] => Ok((*one).clone()),
+                [] => Err(format!("no matrix include entry has {wanted:?}")),
+                many => Err(format!("{} include entries have {wanted:?}: name the one to run (e.g. its shard)", many.len())),
+            };
+        }
+        for (k, v) in wanted {
+            if !self.matrix.get(k).is_some_and(|vs| vs.contains(v)) {
+                return Err(format!("{k} = {v} is not in its matrix {:?}", self.matrix.get(k)));
+            }
+        }
+        Ok(wanted.clone())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Workflow {
     pub env: BTreeMap<String, String>,
@@ -233,12 +255,8 @@ impl DryRun {
         let mut verdict = Verdict::default();
         for run in jobs {
             let job = workflow.jobs.get(&run.job).ok_or(format!("{} has no job {}", self.workflow.display(), run.job))?;
-            for (k, v) in &run.matrix {
-                if !job.matrix.get(k).is_some_and(|vs| vs.contains(v)) {
-                    return Err(format!("job {}: {k} = {v} is not in its matrix {:?}", run.job, job.matrix.get(k)));
-                }
-            }
-            self.run_job(&workflow, job, run, &commit, &mut verdict)?;
+            let run = JobRun { job: run.job.clone(), matrix: job.instance(&run.matrix).map_err(|e| format!("job {}: {e}", run.job))? };
+            self.run_job(&workflow, job, &run, &commit, &mut verdict)?;
             if !verdict.passed() {
                 break;
             }
@@ -553,5 +571,18 @@ mod tests {
         assert!(evaluate("steps.images.outputs.cache-hit == 'true'", &outputs).unwrap());
         assert!(!evaluate("steps.images.outputs.cache-hit != 'true'", &outputs).unwrap());
         assert!(evaluate("github.event_name == 'push'", &outputs).is_err());
+    }
+
+    /// The dry run of 2026-12-08 built for 15 minutes and then could not start the harness's suite
+    /// job: it looked for `package` in a matrix that has only `include` entries.
+    #[test]
+    fn a_job_instance_comes_from_its_include_entry() {
+        let gate = Workflow::parse(&std::fs::read_to_string(crate::root().join(".github/workflows/pr-gate.yml")).unwrap()).unwrap();
+        let suite = &gate.jobs["suite"];
+        let want = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        assert_eq!(suite.instance(&want(&[("package", "harness")])).unwrap(), want(&[("package", "harness")]));
+        assert_eq!(suite.instance(&want(&[("package", "nar-ffi"), ("shard", "2")])).unwrap(), want(&[("package", "nar-ffi"), ("shard", "2"), ("of", "2")]));
+        assert!(suite.instance(&want(&[("package", "nar-ffi")])).unwrap_err().contains("2 include entries"));
+        assert!(suite.instance(&want(&[("package", "nowhere")])).unwrap_err().contains("no matrix include entry"));
     }
 }
