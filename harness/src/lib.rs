@@ -10,6 +10,8 @@
 //! - [`mve`]: the whole MVE on one stack (both services wired through faultable links) and the
 //!   mixed workload the chaos and soak suites run against it;
 //! - [`ledger`]: the payments ledger's invariants, read from its tables;
+//! - [`monitoring`]: Prometheus, the exporters and the alert rules beside an [`mve::Mve`], and a
+//!   client of Prometheus's API (queries, targets, alerts);
 //! - [`session`] and [`docker`]: run labels, the watcher and the reaper that leave no container behind;
 //! - [`platform`]: the platform's services (indexer, payments), one per test, from the freshly built binary;
 //! - [`prebuilt`]: what a run from a nextest archive takes from the archive instead of building it;
@@ -36,6 +38,7 @@ pub mod generator;
 pub mod indexer_api;
 pub mod isolation;
 pub mod ledger;
+pub mod monitoring;
 pub mod mve;
 pub mod nemesis;
 pub mod platform;

@@ -17,6 +17,8 @@
 //! Requests hyper cannot parse as HTTP/1.1 at all are answered by hyper (400, 431 for huge
 //! headers) without a body and the connection is closed.
 
+pub mod metrics;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,9 +72,10 @@ impl Limits {
     }
 }
 
-/// Serves `router` on `listener` within `limits` until the listener fails.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Limits) -> std::io::Result<()> {
-    let router = bounded(router, &limits);
+/// Serves `router` on `listener` within `limits` until the listener fails, every request observed
+/// by `metrics`.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Limits, metrics: &metrics::RequestMetrics) -> std::io::Result<()> {
+    let router = metrics.observe(bounded(router, &limits));
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     loop {
         // Waiting for a slot before accepting leaves excess connections in the kernel's backlog.

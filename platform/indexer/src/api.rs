@@ -324,5 +324,9 @@ async fn health(State(api): State<Api>) -> Response {
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
+    api.telemetry.ready.set(api.ready.load(std::sync::atomic::Ordering::Relaxed) as i64);
+    if api.cache.enabled() {
+        api.telemetry.dependency_up.with_label_values(&["redis"]).set(api.cache.reachable() as i64);
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], api.telemetry.render()).into_response()
 }

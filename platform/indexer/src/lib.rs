@@ -32,7 +32,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, "API listening");
     let limits = config.http.clone();
-    let server = tokio::spawn(async move { mve_http::serve(listener, api::router(api), limits).await });
+    let requests = telemetry.requests.clone();
+    let server = tokio::spawn(async move { mve_http::serve(listener, api::router(api), limits, &requests).await });
 
     let mut backoff = Duration::from_millis(100);
     loop {

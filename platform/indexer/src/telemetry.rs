@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use serde::Serialize;
 
 /// Window over which `events_per_second` is averaged.
@@ -42,6 +42,12 @@ pub struct Telemetry {
     pub errors: IntCounterVec,
     pub batch_seconds: Histogram,
     pub http_requests: IntCounterVec,
+    /// 1 while the dependency answers, by `dependency` (chain, database, redis): what the
+    /// dependency alerts read, as this service sees it through its own links.
+    pub dependency_up: IntGaugeVec,
+    /// 1 once `/health` answers 200.
+    pub ready: IntGauge,
+    pub requests: mve_http::metrics::RequestMetrics,
 }
 
 impl Telemetry {
@@ -65,7 +71,26 @@ impl Telemetry {
         }
         registry.register(Box::new(batch_seconds.clone())).expect("unique metric");
         registry.register(Box::new(http_requests.clone())).expect("unique metric");
-        Telemetry { status: Mutex::new(Status::default()), recent: Mutex::new(VecDeque::new()), registry, current_block, chain_head, lag, events, reorgs, errors, batch_seconds, http_requests }
+        let dependency_up = IntGaugeVec::new(Opts::new("indexer_dependency_up", "1 while a dependency answers the indexer"), &["dependency"]).expect("valid metric");
+        registry.register(Box::new(dependency_up.clone())).expect("unique metric");
+        let ready = gauge("mve_ready", "1 once /health answers 200");
+        let requests = mve_http::metrics::RequestMetrics::register(&registry).expect("unique metric");
+        Telemetry {
+            status: Mutex::new(Status::default()),
+            recent: Mutex::new(VecDeque::new()),
+            registry,
+            current_block,
+            chain_head,
+            lag,
+            events,
+            reorgs,
+            errors,
+            batch_seconds,
+            http_requests,
+            dependency_up,
+            ready,
+            requests,
+        }
     }
 
     pub fn status(&self) -> Status {
@@ -87,6 +112,8 @@ impl Telemetry {
         if let Some(head) = s.chain_head {
             self.chain_head.set(head as i64);
         }
+        self.dependency_up.with_label_values(&["chain"]).set(s.chain_reachable as i64);
+        self.dependency_up.with_label_values(&["database"]).set(s.database_reachable as i64);
     }
 
     pub fn indexed(&self, events: u64) {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
@@ -23,6 +23,11 @@ pub struct Metrics {
     pub registry: Registry,
     pub webhooks: IntCounterVec,
     pub purchases: IntCounterVec,
+    /// 1 while MariaDB answers this service (checked at each scrape): the dependency alert reads it.
+    pub dependency_up: IntGaugeVec,
+    /// 1 once `/health` answers 200.
+    pub ready: IntGauge,
+    pub requests: mve_http::metrics::RequestMetrics,
 }
 
 impl Metrics {
@@ -37,7 +42,12 @@ impl Metrics {
             webhooks.with_label_values(&[outcome]);
         }
         purchases.with_label_values(&["created"]);
-        Metrics { registry, webhooks, purchases }
+        let dependency_up = IntGaugeVec::new(Opts::new("payments_dependency_up", "1 while a dependency answers the payments service"), &["dependency"]).expect("valid metric");
+        registry.register(Box::new(dependency_up.clone())).expect("unique metric");
+        let ready = IntGauge::new("mve_ready", "1 once /health answers 200").expect("valid metric");
+        registry.register(Box::new(ready.clone())).expect("unique metric");
+        let requests = mve_http::metrics::RequestMetrics::register(&registry).expect("unique metric");
+        Metrics { registry, webhooks, purchases, dependency_up, ready, requests }
     }
 }
 
@@ -293,7 +303,13 @@ async fn health(State(app): State<App>) -> Response {
     }
 }
 
+/// How long a scrape waits for MariaDB's answer before reporting it down.
+const DEPENDENCY_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
 async fn metrics(State(app): State<App>) -> Response {
+    app.metrics.ready.set(app.ready.load(std::sync::atomic::Ordering::Relaxed) as i64);
+    let database = tokio::time::timeout(DEPENDENCY_CHECK, sqlx::query("SELECT 1").execute(&app.pool)).await.is_ok_and(|r| r.is_ok());
+    app.metrics.dependency_up.with_label_values(&["database"]).set(database as i64);
     let mut buf = Vec::new();
     TextEncoder::new().encode(&app.metrics.registry.gather(), &mut buf).expect("text encoding");
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], buf).into_response()

@@ -24,7 +24,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let app = api::App::new(config, pool.clone())?;
     let ready = app.ready.clone();
     let limits = app.config.http.clone();
-    let server = tokio::spawn(async move { mve_http::serve(listener, api::router(app), limits).await });
+    let requests = app.metrics.requests.clone();
+    let server = tokio::spawn(async move { mve_http::serve(listener, api::router(app), limits, &requests).await });
     let mut backoff = Duration::from_millis(100);
     while let Err(e) = MIGRATOR.run(&pool).await {
         tracing::warn!(error = %e, "database not ready; retrying");
