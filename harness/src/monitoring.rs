@@ -30,6 +30,7 @@ pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
 const PROMETHEUS_PORT: u16 = 9090;
 const MYSQLD_EXPORTER_PORT: u16 = 9104;
 const REDIS_EXPORTER_PORT: u16 = 9121;
+const ALERTMANAGER_PORT: u16 = 9093;
 
 /// `monitoring/` of the workspace: the alert rules, their unit tests and the dashboards. Found from
 /// the running test's package directory (nextest remaps it when the tests run from an archive).
@@ -67,16 +68,21 @@ fn image_error(e: testcontainers::TestcontainersError, what: &str) -> Error {
     Error::Config(format!("starting {what} from {IMAGE} failed ({e}); scripts/setup builds that image"))
 }
 
-/// Prometheus and the exporters beside one [`Mve`]. Dropping it removes them.
+/// Prometheus, Alertmanager and the exporters beside one [`Mve`]. Dropping it removes them.
 pub struct Monitoring {
     pub prometheus: Prometheus,
+    /// What Alertmanager sent each receiver (`monitoring/alertmanager/alertmanager.yml`, its
+    /// receivers pointed here).
+    pub notifications: Notifications,
     _containers: Vec<ContainerAsync<GenericImage>>,
+    _receiver: tokio::task::JoinHandle<()>,
     _exporter: ContainerExporter,
     config: PathBuf,
 }
 
 impl Drop for Monitoring {
     fn drop(&mut self) {
+        self._receiver.abort();
         let _ = std::fs::remove_dir_all(&self.config);
     }
 }
@@ -122,6 +128,7 @@ impl Monitoring {
             }
         }
         let exporter = ContainerExporter::start(gateway, watched).await?;
+        let (notifications, receiver_url, receiver) = Notifications::serve(gateway).await?;
 
         let api = |h: &crate::ServiceHandle| h.container_name().map(|n| format!("{n}:{}", crate::platform::API_PORT)).ok_or_else(|| Error::NeedsContainer { what: "monitoring".into() });
         let targets = [
@@ -133,7 +140,27 @@ impl Monitoring {
         ];
         let config = crate::results::target_dir().join("tmp").join(format!("prometheus-{}-{suffix}", session.run_key));
         std::fs::create_dir_all(&config).map_err(|e| Error::Config(format!("creating {}: {e}", config.display())))?;
-        std::fs::write(config.join("prometheus.yml"), prometheus_config(&targets)).map_err(|e| Error::Config(format!("writing the Prometheus configuration: {e}")))?;
+        let alertmanager_name = name("alertmanager");
+        std::fs::write(config.join("prometheus.yml"), prometheus_config(&targets, Some(&format!("{alertmanager_name}:{ALERTMANAGER_PORT}"))))
+            .map_err(|e| Error::Config(format!("writing the Prometheus configuration: {e}")))?;
+        let routing = std::fs::read_to_string(monitoring_dir().join("alertmanager/alertmanager.yml")).map_err(|e| Error::Config(format!("reading monitoring/alertmanager/alertmanager.yml: {e}")))?;
+        std::fs::write(config.join("alertmanager.yml"), receivers_at(&routing, &receiver_url)).map_err(|e| Error::Config(format!("writing the Alertmanager configuration: {e}")))?;
+        let alertmanager = GenericImage::new(IMAGE.rsplit_once(':').expect("tagged image").0, "latest")
+            .with_wait_for(WaitFor::Nothing)
+            .with_network(&network)
+            .with_labels(docker::labels(&session.run_key))
+            .with_label(LABEL_SERVICE, "alertmanager")
+            .with_container_name(&alertmanager_name)
+            .with_mount(Mount::bind_mount(config.to_string_lossy(), "/etc/mve").with_access_mode(AccessMode::ReadOnly))
+            .with_cmd([
+                "prometheus-alertmanager".to_string(),
+                "--config.file=/etc/mve/alertmanager.yml".into(),
+                "--storage.path=/tmp/alertmanager".into(),
+                format!("--web.listen-address=:{ALERTMANAGER_PORT}"),
+                // Alone: no peers to gossip with (its default listens for a cluster).
+                "--cluster.listen-address=".into(),
+            ]);
+        containers.push(alertmanager.start().await.map_err(|e| image_error(e, "Alertmanager"))?);
         let alerts = monitoring_dir().join("alerts");
         let prometheus = start(
             "prometheus",
@@ -155,13 +182,34 @@ impl Monitoring {
         })
         .await
         .map_err(|t| Error::Config(t.to_string()))?;
-        Ok(Monitoring { prometheus: client, _containers: containers, _exporter: exporter, config })
+        Ok(Monitoring { prometheus: client, notifications, _containers: containers, _receiver: receiver, _exporter: exporter, config })
     }
 }
 
+/// `monitoring/alertmanager/alertmanager.yml` with every webhook receiver's URL replaced by
+/// `base/<receiver name>`: the routing under test is the repository's, only where it delivers is
+/// the test's.
+pub fn receivers_at(routing: &str, base: &str) -> String {
+    let mut receiver = String::new();
+    routing
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            if let Some(name) = trimmed.strip_prefix("- name: ") {
+                receiver = name.trim().to_string();
+            }
+            match trimmed.strip_prefix("- url: ") {
+                Some(_) => format!("{}- url: {base}/{receiver}", &line[..line.len() - trimmed.len()]),
+                None => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The configuration Prometheus runs with: every target at [`SCRAPE_INTERVAL`], the rules of
-/// `monitoring/alerts/*.yml` (mounted at `/etc/mve-alerts`).
-pub fn prometheus_config(targets: &[(&str, String)]) -> String {
+/// `monitoring/alerts/*.yml` (mounted at `/etc/mve-alerts`), alerts sent to `alertmanager`.
+pub fn prometheus_config(targets: &[(&str, String)], alertmanager: Option<&str>) -> String {
     let secs = SCRAPE_INTERVAL.as_secs_f64();
     let mut out = format!(
         "global:\n  scrape_interval: {secs}s\n  evaluation_interval: {secs}s\n  scrape_timeout: {}ms\nrule_files:\n  - /etc/mve-alerts/*.yml\nscrape_configs:\n",
@@ -170,7 +218,114 @@ pub fn prometheus_config(targets: &[(&str, String)]) -> String {
     for (job, target) in targets {
         out.push_str(&format!("  - job_name: {job}\n    static_configs:\n      - targets: [\"{target}\"]\n"));
     }
+    if let Some(am) = alertmanager {
+        out.push_str(&format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{am}\"]\n"));
+    }
     out
+}
+
+/// One notification Alertmanager delivered to a webhook receiver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// The receiver it was routed to (the last part of the URL it was posted to).
+    pub receiver: String,
+    /// `firing` or `resolved`, for the whole group.
+    pub status: String,
+    /// Each alert of the group: its name, status and labels.
+    pub alerts: Vec<(String, String, BTreeMap<String, String>)>,
+}
+
+/// The webhook receiver the test runs in place of the platform's paging and ticket bridges.
+#[derive(Clone, Default)]
+pub struct Notifications {
+    seen: Arc<Mutex<Vec<Notification>>>,
+}
+
+impl Notifications {
+    async fn serve(bind: std::net::IpAddr) -> Result<(Notifications, String, tokio::task::JoinHandle<()>)> {
+        let listener = tokio::net::TcpListener::bind((bind, 0)).await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let notifications = Notifications::default();
+        let seen = notifications.seen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    if let Some((path, body)) = read_post(socket).await {
+                        let receiver = path.rsplit('/').next().unwrap_or_default().to_string();
+                        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+                            let alerts = v["alerts"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .map(|a| {
+                                    let labels: BTreeMap<String, String> = serde_json::from_value(a["labels"].clone()).unwrap_or_default();
+                                    (labels.get("alertname").cloned().unwrap_or_default(), a["status"].as_str().unwrap_or_default().to_string(), labels)
+                                })
+                                .collect();
+                            seen.lock().expect("notifications lock").push(Notification { receiver, status: v["status"].as_str().unwrap_or_default().to_string(), alerts });
+                        }
+                    }
+                });
+            }
+        });
+        Ok((notifications, url, task))
+    }
+
+    /// Every notification so far, in arrival order.
+    pub fn all(&self) -> Vec<Notification> {
+        self.seen.lock().expect("notifications lock").clone()
+    }
+
+    /// Waits until `receiver` was sent `alert` with `status` (`firing`, `resolved`); how long it
+    /// took from the call.
+    pub async fn wait_for(&self, receiver: &str, alert: &str, status: &str, within: Duration) -> Result<Duration> {
+        let started = Instant::now();
+        crate::wait::until(&format!("{receiver} notified of {alert} {status}"), within, || async {
+            let all = self.all();
+            let hit = all.iter().any(|n| n.receiver == receiver && n.alerts.iter().any(|(name, s, _)| name == alert && s == status));
+            if hit {
+                Ok::<_, String>(Some(()))
+            } else {
+                Err(format!("notifications so far: {:?}", all.iter().map(|n| format!("{} {} {:?}", n.receiver, n.status, n.alerts.iter().map(|a| &a.0).collect::<Vec<_>>())).collect::<Vec<_>>()))
+            }
+        })
+        .await
+        .map_err(|t| Error::Config(t.to_string()))?;
+        Ok(started.elapsed())
+    }
+}
+
+/// Reads one HTTP/1.1 POST (head and a `content-length` body), answers 200 and closes; its path and
+/// body.
+async fn read_post(mut socket: tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if data.len() > 64 * 1024 {
+            return None;
+        }
+        match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => data.extend_from_slice(&buf[..n]),
+            _ => return None,
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).to_string();
+    let path = head.lines().next()?.split_whitespace().nth(1)?.to_string();
+    let length: usize = head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.trim().parse().ok())).unwrap_or(0);
+    while data.len() < head_end + length.min(4 * 1024 * 1024) {
+        match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => data.extend_from_slice(&buf[..n]),
+            _ => return None,
+        }
+    }
+    let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+    let _ = socket.shutdown().await;
+    Some((path, data[head_end..].to_vec()))
 }
 
 /// A client of Prometheus's HTTP API.
@@ -273,6 +428,14 @@ impl Prometheus {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+
+    /// The names of the alerts that fired at any moment of the last `window` (Prometheus keeps
+    /// every alert's history in its `ALERTS` series), so an alert that fired and resolved between
+    /// two looks is still seen.
+    pub async fn fired_within(&self, window: Duration) -> std::result::Result<std::collections::BTreeSet<String>, String> {
+        let query = format!("max by (alertname) (max_over_time(ALERTS{{alertstate=\"firing\"}}[{}s]))", window.as_secs().max(1));
+        Ok(self.query(&query).await?.into_iter().filter_map(|s| s.labels.get("alertname").cloned()).collect())
     }
 
     /// Waits until `alert` fires (its labels including `labels`), polling every 250 ms up to
@@ -430,10 +593,18 @@ mod tests {
 
     #[test]
     fn the_configuration_scrapes_every_target_at_the_rules_interval() {
-        let text = prometheus_config(&[("indexer", "mve-x-indexer-1:8080".into()), ("containers", "172.18.0.1:4000".into())]);
+        let text = prometheus_config(&[("indexer", "mve-x-indexer-1:8080".into()), ("containers", "172.18.0.1:4000".into())], Some("mve-x-alertmanager-1:9093"));
+        assert!(text.contains("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"mve-x-alertmanager-1:9093\"]\n"), "{text}");
         assert!(text.contains("scrape_interval: 1s") && text.contains("evaluation_interval: 1s"), "{text}");
         assert!(text.contains("  - job_name: indexer\n    static_configs:\n      - targets: [\"mve-x-indexer-1:8080\"]\n"), "{text}");
         assert!(text.contains("rule_files:\n  - /etc/mve-alerts/*.yml\n"), "{text}");
+    }
+
+    #[test]
+    fn receivers_are_pointed_at_the_test_and_nothing_else_changes() {
+        let routing = "route:\n  receiver: ticket\nreceivers:\n  - name: paging\n    webhook_configs:\n      - url: http://mve-paging:9095/alerts\n        send_resolved: true\n  - name: ticket\n    webhook_configs:\n      - url: http://mve-tickets:9095/alerts\n";
+        let out = receivers_at(routing, "http://172.18.0.1:4001");
+        assert_eq!(out, routing.trim_end().replace("http://mve-paging:9095/alerts", "http://172.18.0.1:4001/paging").replace("http://mve-tickets:9095/alerts", "http://172.18.0.1:4001/ticket"));
     }
 
     #[test]

@@ -24,12 +24,8 @@ async fn start(seed: u64) -> anyhow::Result<(Mve, Monitoring)> {
     Ok((mve, monitoring))
 }
 
-/// Names of the alerts that fired at any moment of the last `window` (Prometheus keeps each
-/// alert's history in its `ALERTS` series).
 async fn fired_within(monitoring: &Monitoring, window: Duration) -> anyhow::Result<BTreeSet<String>> {
-    let query = format!("max by (alertname) (max_over_time(ALERTS{{alertstate=\"firing\"}}[{}s]))", window.as_secs().max(1));
-    let samples = monitoring.prometheus.query(&query).await.map_err(anyhow::Error::msg)?;
-    Ok(samples.into_iter().filter_map(|s| s.labels.get("alertname").cloned()).collect())
+    monitoring.prometheus.fired_within(window).await.map_err(anyhow::Error::msg)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +75,11 @@ async fn a_healthy_mve_is_scraped_whole_every_rule_reads_real_series_and_nothing
 /// One fault, proven end to end: `inject`, then the `expected` alert (with `labels`) must fire
 /// within [`DETECTION`]; `heal`, then it must resolve within [`RESOLUTION`]. Every alert that fired
 /// meanwhile must be in `expected` or `allowed` (consequences of the same fault).
-async fn prove<I, H>(name: &str, monitoring: &Monitoring, expected: &str, labels: &[(&str, &str)], allowed: &[&str], inject: I, heal: H) -> anyhow::Result<()>
+///
+/// `receiver`: the alert must also travel on, through Alertmanager and the repository's routing,
+/// to that webhook receiver, firing and then resolved (the end-to-end alert test).
+#[allow(clippy::too_many_arguments)]
+async fn prove<I, H>(name: &str, monitoring: &Monitoring, expected: &str, labels: &[(&str, &str)], allowed: &[&str], receiver: Option<&str>, inject: I, heal: H) -> anyhow::Result<()>
 where
     I: std::future::Future<Output = harness::Result<()>>,
     H: std::future::Future<Output = harness::Result<()>>,
@@ -87,23 +87,35 @@ where
     let started = Instant::now();
     inject.await?;
     let detection = monitoring.prometheus.wait_firing(expected, labels, DETECTION).await?;
+    let notified = match receiver {
+        Some(r) => Some(monitoring.notifications.wait_for(r, expected, "firing", DETECTION).await? + detection),
+        None => None,
+    };
     let healed_at = Instant::now();
     heal.await?;
     let resolution = monitoring.prometheus.wait_resolved(expected, RESOLUTION).await?;
+    let notified_resolved = match receiver {
+        Some(r) => Some(monitoring.notifications.wait_for(r, expected, "resolved", RESOLUTION).await? + resolution),
+        None => None,
+    };
+    // Routed once, by severity: the alert reached no other receiver.
+    let elsewhere: Vec<String> =
+        monitoring.notifications.all().into_iter().filter(|n| receiver.is_some_and(|r| n.receiver != r) && n.alerts.iter().any(|a| a.0 == expected)).map(|n| n.receiver).collect();
+    assert!(elsewhere.is_empty(), "{name}: {expected} also went to {elsewhere:?}");
     let fired = fired_within(monitoring, started.elapsed() + Duration::from_secs(5)).await?;
     let unexpected: Vec<&String> = fired.iter().filter(|a| a.as_str() != expected && !allowed.contains(&a.as_str())).collect();
     eprintln!("{name}: {expected} fired {:.1} s after the fault, resolved {:.1} s after the heal; fired meanwhile: {fired:?}", detection.as_secs_f64(), resolution.as_secs_f64());
     harness::results::write_json(
         "monitoring",
         name,
-        &serde_json::json!({ "alert": expected, "labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(), "detection_s": detection.as_secs_f64(), "detection_bound_s": DETECTION.as_secs_f64(), "resolution_s": resolution.as_secs_f64(), "held_s": healed_at.duration_since(started).as_secs_f64(), "fired": fired }),
+        &serde_json::json!({ "alert": expected, "labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(), "detection_s": detection.as_secs_f64(), "detection_bound_s": DETECTION.as_secs_f64(), "resolution_s": resolution.as_secs_f64(), "receiver": receiver, "notified_s": notified.map(|d| d.as_secs_f64()), "notified_resolved_s": notified_resolved.map(|d| d.as_secs_f64()), "held_s": healed_at.duration_since(started).as_secs_f64(), "fired": fired }),
     )?;
     assert!(unexpected.is_empty(), "{name}: alerts fired that this fault should not cause: {unexpected:?} (all: {fired:?})");
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_indexer_stopped_fires_service_down_until_it_is_back() -> anyhow::Result<()> {
+async fn the_indexer_stopped_pages_service_down_through_alertmanager_until_it_is_back() -> anyhow::Result<()> {
     let (mve, monitoring) = start(27_002).await?;
     prove(
         "indexer_stopped",
@@ -112,6 +124,7 @@ async fn the_indexer_stopped_fires_service_down_until_it_is_back() -> anyhow::Re
         &[("service", "indexer"), ("severity", "P0")],
         // Started again: a restart, which pages on its own.
         &["MveContainerRestarted"],
+        Some("paging"),
         mve.indexer.stop(),
         async {
             mve.indexer.start().await?;
@@ -130,6 +143,7 @@ async fn payments_cut_from_mariadb_fires_its_dependency_alert_until_the_link_is_
         "MveDependencyUnreachable",
         &[("service", "payments"), ("dependency", "database"), ("severity", "P1")],
         &[],
+        None,
         mve.payments_db_link.cut(),
         mve.payments_db_link.restore(),
     )
