@@ -6,8 +6,9 @@
 //! container again, thaws a frozen one, reconnects a cut link, lifts a slow one. Everything else —
 //! reconnecting, catching up, redelivered webhooks — is the services' own doing.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use harness::monitoring::Monitoring;
 use harness::nemesis::proxy::Quality;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,34 @@ use harness::mve::{Load, Mve};
 
 /// How long the system may take to be healthy again after a fault ends.
 pub const RECOVERY_DEADLINE: Duration = Duration::from_secs(120);
+/// From a fault to its alert firing (monitoring/alerts: at most a 10 s `for:`, scrapes and
+/// evaluations every second): the fault is held until then, however short its plan.
+pub const DETECTION_DEADLINE: Duration = Duration::from_secs(45);
+/// From the system healthy again to the fault's alert gone.
+pub const RESOLUTION_DEADLINE: Duration = Duration::from_secs(60);
+
+/// What monitoring must show for a fault (issue 27): the alert that must fire while it lasts, with
+/// the labels that say what broke, and the alerts its consequences may fire besides. Any other
+/// alert during a scenario is a finding (a false alarm, or a rule that reads the wrong thing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedAlerts {
+    pub alert: &'static str,
+    pub labels: &'static [(&'static str, &'static str)],
+    pub allowed: &'static [&'static str],
+}
+
+/// What a fault's alert did: seconds from the fault to firing, and from the heal to resolved
+/// (`None`: not within the deadline).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertRecord {
+    pub fault: String,
+    pub alert: String,
+    pub labels: Vec<String>,
+    pub detected_s: Option<f64>,
+    pub resolved_s: Option<f64>,
+    /// Why not, when one of the two is missing.
+    pub error: Option<String>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +78,28 @@ impl Fault {
             Fault::IndexerCutFromChain => ("indexer->anvil", "cut"),
             Fault::PaymentsCutFromMariaDb => ("payments->mariadb", "cut"),
             Fault::IndexerMariaDbSlowAndLossy => ("indexer->mariadb", "slow_and_lossy"),
+        }
+    }
+
+    /// The alert this fault must fire, and what else it may fire (see [`ExpectedAlerts`]).
+    pub fn alerts(self) -> ExpectedAlerts {
+        // Consequences any outage of a dependency may have: requests failing (5xx), slower
+        // answers, the indexer behind, a webhook past its deadline while MariaDB is away.
+        const OUTAGE: &[&str] = &["MveHigh5xxShare", "MveLatencyP99AboveSlo", "MveIndexerLagHigh", "MveWebhookDeadlineMissed"];
+        match self {
+            Fault::MariaDbKilled => ExpectedAlerts {
+                alert: "MveMariaDbDown",
+                labels: &[("service", "mariadb"), ("severity", "P0")],
+                allowed: &["MveDependencyUnreachable", "MveContainerRestarted", "MveServiceNotReady", "MveHigh5xxShare", "MveLatencyP99AboveSlo", "MveIndexerLagHigh", "MveWebhookDeadlineMissed"],
+            },
+            Fault::RedisKilled => ExpectedAlerts { alert: "MveRedisDown", labels: &[("service", "redis"), ("severity", "P1")], allowed: &["MveDependencyUnreachable", "MveContainerRestarted"] },
+            Fault::IndexerKilled => ExpectedAlerts { alert: "MveServiceDown", labels: &[("service", "indexer"), ("severity", "P0")], allowed: &["MveContainerRestarted", "MveIndexerLagHigh"] },
+            Fault::AnvilFrozen => ExpectedAlerts { alert: "MveDependencyUnreachable", labels: &[("service", "indexer"), ("dependency", "chain")], allowed: OUTAGE },
+            Fault::IndexerCutFromChain => ExpectedAlerts { alert: "MveDependencyUnreachable", labels: &[("service", "indexer"), ("dependency", "chain")], allowed: OUTAGE },
+            Fault::PaymentsCutFromMariaDb => ExpectedAlerts { alert: "MveDependencyUnreachable", labels: &[("service", "payments"), ("dependency", "database")], allowed: OUTAGE },
+            Fault::IndexerMariaDbSlowAndLossy => {
+                ExpectedAlerts { alert: "MveLatencyP99AboveSlo", labels: &[("service", "indexer")], allowed: &["MveDependencyUnreachable", "MveHigh5xxShare", "MveIndexerLagHigh"] }
+            }
         }
     }
 
@@ -97,20 +148,33 @@ impl Fault {
         Ok(())
     }
 
-    /// Injects the fault, holds it for `hold` while the load runs on, undoes it, and waits until
-    /// the system is healthy again; returns the journal index of the fault.
-    pub async fn run(self, mve: &Mve, load: &Load, hold: Duration) -> anyhow::Result<usize> {
+    /// Injects the fault, holds it for `hold` while the load runs on, and at least until its alert
+    /// fires (or [`DETECTION_DEADLINE`] passes), undoes it, waits until the system is healthy
+    /// again and the alert resolved; returns the journal index of the fault and what its alert did.
+    pub async fn run(self, mve: &Mve, load: &Load, hold: Duration, monitoring: &Monitoring) -> anyhow::Result<(usize, AlertRecord)> {
         let (target, action) = self.names();
-        eprintln!("fault: {action} {target} for {hold:?}");
+        let expected = self.alerts();
+        eprintln!("fault: {action} {target} for {hold:?}, until {} fires", expected.alert);
         let fault = mve.journal.started(target, action);
         self.inject(mve, load).await?;
         // The fault's duration: the load keeps running against the faulted system meanwhile.
-        tokio::time::sleep(hold).await;
+        let (_, detected) = tokio::join!(tokio::time::sleep(hold), monitoring.prometheus.wait_firing(expected.alert, expected.labels, DETECTION_DEADLINE));
         self.undo(mve, load).await?;
         mve.journal.ended(fault);
+        let healed = Instant::now();
         healthy(mve, load).await.map_err(|e| anyhow::anyhow!("after {action} {target}, the system did not recover on its own: {e}"))?;
         mve.journal.recovered(fault);
-        Ok(fault)
+        let resolved = monitoring.prometheus.wait_resolved(expected.alert, RESOLUTION_DEADLINE).await.map(|_| healed.elapsed());
+        let error = [detected.as_ref().err().map(|e| format!("not fired: {e}")), resolved.as_ref().err().map(|e| format!("not resolved: {e}"))].into_iter().flatten().collect::<Vec<_>>();
+        let record = AlertRecord {
+            fault: format!("{action} {target}"),
+            alert: expected.alert.to_string(),
+            labels: expected.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            detected_s: detected.ok().map(|d| d.as_secs_f64()),
+            resolved_s: resolved.ok().map(|d| d.as_secs_f64()),
+            error: (!error.is_empty()).then(|| error.join("; ")),
+        };
+        Ok((fault, record))
     }
 }
 

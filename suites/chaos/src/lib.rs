@@ -59,11 +59,14 @@ impl Plan {
 /// check; writes `target/mve-results/chaos/<name>.json` and fails with the findings.
 pub async fn run(name: &str, seed: u64, plan: Plan, schedule: Option<&Schedule>) -> anyhow::Result<verdict::ScenarioVerdict> {
     let mve = Arc::new(harness::mve::Mve::start(seed).await?);
+    let monitoring = harness::monitoring::Monitoring::start(&mve).await?;
+    let started = std::time::Instant::now();
     let load = harness::mve::Load::start(mve.clone(), seed);
+    let mut alerts = Vec::new();
     let faults = async {
         load.warm_up().await?;
         for (fault, hold) in &plan.faults {
-            fault.run(&mve, &load, *hold).await?;
+            alerts.push(fault.run(&mve, &load, *hold, &monitoring).await?.1);
             // The load runs on against the recovered system: what a fault broke shows here too.
             tokio::time::sleep(plan.quiet).await;
         }
@@ -75,12 +78,15 @@ pub async fn run(name: &str, seed: u64, plan: Plan, schedule: Option<&Schedule>)
         return Err(e);
     }
     let record = load.stop(&mve).await?;
-    let verdict = verdict::check(&mve, &record).await?;
+    let mut verdict = verdict::check(&mve, &record).await?;
+    let fired = monitoring.prometheus.fired_within(started.elapsed() + std::time::Duration::from_secs(5)).await.map_err(anyhow::Error::msg)?;
+    verdict.judge_alerts(alerts, fired, plan.faults.iter().map(|(f, _)| f.alerts()));
     let path = harness::results::write_json("chaos", name, &serde_json::json!({ "seed": seed, "plan": format!("{plan:?}"), "schedule": schedule, "verdict": verdict }))?;
     eprintln!(
-        "{name}: {} finding(s); recovery {:?} s; indexer reads during faults {:?}, payments reads during faults {:?}\nresult: {}",
+        "{name}: {} finding(s); recovery {:?} s; alerts {:?}; indexer reads during faults {:?}, payments reads during faults {:?}\nresult: {}",
         verdict.findings.len(),
         verdict.recovery_seconds,
+        verdict.alerts.iter().map(|a| format!("{} fired after {:?} s, resolved {:?} s after the heal", a.alert, a.detected_s, a.resolved_s)).collect::<Vec<_>>(),
         verdict.indexer_reads.during_faults,
         verdict.payments_reads.during_faults,
         path.display()

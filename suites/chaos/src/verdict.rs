@@ -29,6 +29,35 @@ pub struct ScenarioVerdict {
     pub faults: Vec<FaultRecord>,
     pub recovery_seconds: Vec<Option<f64>>,
     pub load: serde_json::Value,
+    /// Per fault, its alert: detection and resolution times (issue 27).
+    pub alerts: Vec<crate::faults::AlertRecord>,
+    /// Every alert that fired during the scenario.
+    pub alerts_fired: Vec<String>,
+}
+
+impl ScenarioVerdict {
+    /// Monitoring's part of the verdict: every fault's alert fired and resolved, and nothing fired
+    /// that no fault of the plan explains.
+    pub fn judge_alerts(&mut self, alerts: Vec<crate::faults::AlertRecord>, fired: std::collections::BTreeSet<String>, expected: impl Iterator<Item = crate::faults::ExpectedAlerts>) {
+        let mut explained = std::collections::BTreeSet::new();
+        for e in expected {
+            explained.insert(e.alert);
+            explained.extend(e.allowed.iter().copied());
+        }
+        for a in &alerts {
+            if let Some(error) = &a.error {
+                self.findings.push(format!("monitoring: {} {:?} for {}: {error}", a.alert, a.labels, a.fault));
+            }
+        }
+        for name in &fired {
+            if !explained.contains(name.as_str()) {
+                self.findings.push(format!("monitoring: {name} fired, which no fault of this scenario explains (a false alarm)"));
+            }
+        }
+        self.alerts = alerts;
+        self.alerts_fired = fired.into_iter().collect();
+        self.valid = self.findings.is_empty();
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -116,6 +145,8 @@ pub async fn check(mve: &Mve, record: &Record) -> anyhow::Result<ScenarioVerdict
             "purchase_errors": record.purchase_errors.load(std::sync::atomic::Ordering::Relaxed),
             "deliveries": record.deliveries.lock().expect("deliveries").iter().map(|d| d.attempts).sum::<u32>(),
         }),
+        alerts: Vec::new(),
+        alerts_fired: Vec::new(),
     })
 }
 
