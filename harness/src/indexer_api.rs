@@ -149,20 +149,11 @@ impl IndexerApi {
         Ok(self.ok(&format!("/players?at={at}"), "players").await?.map(|(_, v)| v).unwrap_or_default())
     }
 
-    /// Every stored event in `from..=to`, fetched in pages of [`EVENTS_PAGE_BLOCKS`] blocks.
+    /// Every stored event in `from..=to`, fetched in pages of at most [`EVENTS_PAGE_BLOCKS`]
+    /// blocks; a range whose events fill a page is halved until they fit (a chaos schedule of
+    /// 2026-12-08 had more than 10,000 events in its first 10,000 blocks).
     pub async fn events(&self, from: u64, to: u64) -> Result<Vec<EventView>> {
-        let mut all = Vec::new();
-        let mut start = from;
-        while start <= to {
-            let end = to.min(start + EVENTS_PAGE_BLOCKS - 1);
-            let page = self.events_page(start, end, None).await?;
-            if page.len() as u64 >= EVENTS_PAGE_LIMIT {
-                return Err(Error::Config(format!("GET /events?from={start}&to={end}: page full; narrow the range")));
-            }
-            all.extend(page);
-            start = end + 1;
-        }
-        Ok(all)
+        paged(from, to, EVENTS_PAGE_BLOCKS, EVENTS_PAGE_LIMIT, |start, end| self.events_page(start, end, None)).await
     }
 
     /// One `GET /events` request: the events of `from..=to`, at most `limit` of them.
@@ -208,5 +199,63 @@ impl IndexerApi {
         })
         .await
         .map_err(|t| Error::Config(t.to_string()))
+    }
+}
+
+/// `fetch(start, end)` over `from..=to` in block ranges of at most `span`, halving a range whose
+/// answer reaches `limit` (it may have been cut short); one block alone over the limit is an error.
+async fn paged<T, F, Fut>(from: u64, to: u64, span: u64, limit: u64, mut fetch: F) -> Result<Vec<T>>
+where
+    F: FnMut(u64, u64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>>>,
+{
+    let mut all = Vec::new();
+    let (mut start, mut span) = (from, span.max(1));
+    while start <= to {
+        let end = to.min(start.saturating_add(span - 1));
+        let page = fetch(start, end).await?;
+        if page.len() as u64 >= limit {
+            if end == start {
+                return Err(Error::Config(format!("GET /events?from={start}&to={end}: one block holds {limit} events or more, the API's page limit")));
+            }
+            span = (end - start + 1) / 2;
+            continue;
+        }
+        all.extend(page);
+        start = end + 1;
+        if end == u64::MAX {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake API: `per_block` events in every block, answering at most `limit` per request.
+    async fn run(from: u64, to: u64, span: u64, limit: u64, per_block: u64) -> (Result<Vec<u64>>, usize) {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let out = paged(from, to, span, limit, |s, e| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let events: Vec<u64> = (s..=e).flat_map(|b| std::iter::repeat_n(b, per_block as usize)).take(limit as usize).collect();
+            async move { Ok(events) }
+        })
+        .await;
+        (out, calls.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn a_full_page_is_split_until_every_event_is_fetched_once() {
+        let (events, calls) = run(0, 99, 100, 50, 2).await;
+        let events = events.unwrap();
+        assert_eq!(events.len(), 200, "every event of 100 blocks, two each");
+        assert!(events.windows(2).all(|w| w[0] <= w[1]), "in block order, none twice");
+        assert!(calls > 2, "the full first page was split ({calls} calls)");
+        let (small, calls) = run(5, 9, 100, 50, 1).await;
+        assert_eq!((small.unwrap().len(), calls), (5, 1), "a range that fits is one request");
+        let (crowded, _) = run(0, 3, 100, 10, 10).await;
+        assert!(crowded.unwrap_err().to_string().contains("one block holds 10 events or more"));
     }
 }
