@@ -105,6 +105,46 @@ impl Reread {
     }
 }
 
+/// Indexer answers a reader got during a run, each against the chain at the block it claimed; the
+/// same answer at the same block is read once. Check them as the run goes (and drain what was
+/// recorded): a chain node keeps only recent states (anvil: about 4,000 blocks), which a long run
+/// outlives (the chaos schedule of 2026-12-08 ended at block 5,080 and its first answers could no
+/// longer be read). The chain may be moving: differences are confirmed as [`Reread`] does.
+pub async fn answers(p: &DynProvider, d: &Deployment, answers: Vec<crate::mve::load::IndexerAnswer>) -> Result<Vec<Difference>> {
+    use crate::mve::load::IndexerAnswer;
+    let mut robots: BTreeMap<(u64, u64), Vec<RobotView>> = BTreeMap::new();
+    let mut balances: BTreeMap<(Address, u64), Vec<U256>> = BTreeMap::new();
+    for a in answers {
+        match a {
+            IndexerAnswer::Robot { id, at, robot } => {
+                let seen = robots.entry((id, at)).or_default();
+                if !seen.contains(&robot) {
+                    seen.push(robot);
+                }
+            }
+            IndexerAnswer::Balance { owner, at, balance } => {
+                let seen = balances.entry((owner, at)).or_default();
+                if !seen.contains(&balance) {
+                    seen.push(balance);
+                }
+            }
+        }
+    }
+    let reread = Reread::default();
+    let mut differences = Vec::new();
+    for ((_, at), views) in robots {
+        for robot in views {
+            differences.extend(reread.robot(p, d, &robot, at).await?);
+        }
+    }
+    for ((owner, at), values) in balances {
+        for balance in values {
+            differences.extend(reread.balance(p, d, owner, balance, at).await?);
+        }
+    }
+    Ok(differences)
+}
+
 /// One field on which the indexer and the chain disagree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {

@@ -63,12 +63,14 @@ pub async fn run(name: &str, seed: u64, plan: Plan, schedule: Option<&Schedule>)
     let started = std::time::Instant::now();
     let load = harness::mve::Load::start(mve.clone(), seed);
     let mut alerts = Vec::new();
+    let mut answers = verdict::Answers::default();
     let faults = async {
         load.warm_up().await?;
         for (fault, hold) in &plan.faults {
             alerts.push(fault.run(&mve, &load, *hold, &monitoring).await?.1);
             // The load runs on against the recovered system: what a fault broke shows here too.
             tokio::time::sleep(plan.quiet).await;
+            answers.drain(&mve, &load.record).await?;
         }
         Ok::<_, anyhow::Error>(())
     }
@@ -78,7 +80,7 @@ pub async fn run(name: &str, seed: u64, plan: Plan, schedule: Option<&Schedule>)
         return Err(e);
     }
     let record = load.stop(&mve).await?;
-    let mut verdict = verdict::check(&mve, &record).await?;
+    let mut verdict = verdict::check(&mve, &record, answers).await?;
     let fired = monitoring.prometheus.fired_within(started.elapsed() + std::time::Duration::from_secs(5)).await.map_err(anyhow::Error::msg)?;
     verdict.judge_alerts(alerts, fired, plan.faults.iter().map(|(f, _)| f.alerts()));
     let path = harness::results::write_json("chaos", name, &serde_json::json!({ "seed": seed, "plan": format!("{plan:?}"), "schedule": schedule, "verdict": verdict }))?;

@@ -10,7 +10,7 @@ use harness::nemesis::schedule::FaultRecord;
 use serde::Serialize;
 
 use harness::mve::Mve;
-use harness::mve::load::{IndexerAnswer, PAYMENT_PLAYERS, Reads, Record};
+use harness::mve::load::{PAYMENT_PLAYERS, Reads, Record};
 
 #[derive(Debug, Serialize)]
 pub struct ScenarioVerdict {
@@ -70,7 +70,25 @@ pub struct LedgerCheck {
 }
 
 /// Settles the system and checks everything the run did.
-pub async fn check(mve: &Mve, record: &Record) -> anyhow::Result<ScenarioVerdict> {
+/// The indexer's answers, checked against the chain while the scenario runs: the chain node keeps
+/// only recent states, and a scenario of many faults outlives them (`harness::checker::answers`).
+#[derive(Debug, Default)]
+pub struct Answers {
+    pub checked: usize,
+    pub differences: Vec<harness::checker::Difference>,
+}
+
+impl Answers {
+    /// Checks the answers recorded since the last call, and forgets them.
+    pub async fn drain(&mut self, mve: &Mve, record: &Record) -> anyhow::Result<()> {
+        let taken = record.take_indexer_answers();
+        self.checked += taken.len();
+        self.differences.extend(harness::checker::answers(&mve.chain.provider, &mve.d, taken).await?);
+        Ok(())
+    }
+}
+
+pub async fn check(mve: &Mve, record: &Record, mut answers: Answers) -> anyhow::Result<ScenarioVerdict> {
     let mut findings = Vec::new();
     let api = mve.indexer_api().await?;
     let (head, hash) = {
@@ -92,22 +110,11 @@ pub async fn check(mve: &Mve, record: &Record) -> anyhow::Result<ScenarioVerdict
     let orphans = checker::orphans(&indexer_pool, p).await?;
     findings.extend(orphans.iter().map(|o| format!("orphan: {o}")));
 
-    // Every answer a reader got, against the chain at the block it claimed.
-    let answers = record.indexer_answers.lock().expect("answers").clone();
-    let mut differences = Vec::new();
-    let reread = checker::Reread::default();
-    for a in &answers {
-        match a {
-            IndexerAnswer::Robot { at, robot, .. } => differences.extend(reread.robot(p, &mve.d, robot, *at).await?),
-            IndexerAnswer::Balance { owner, at, balance } => {
-                if let Some(d) = reread.balance(p, &mve.d, *owner, *balance, *at).await? {
-                    findings.push(format!("a reader was told balance {balance} for {owner:#x} at block {at}; the chain has {}", d.chain));
-                }
-            }
-        }
-    }
-    if let Some(d) = differences.first() {
-        findings.push(format!("{} wrong robot answers during the run; first: {} {}: chain {} vs indexer {} at block {}", differences.len(), d.entity, d.field, d.chain, d.indexer, d.block));
+    // Every answer a reader got, against the chain at the block it claimed: those of the run's
+    // end here, the others as the scenario went (`Answers::drain`).
+    answers.drain(mve, record).await?;
+    if let Some(d) = answers.differences.first() {
+        findings.push(format!("{} wrong answers during the run; first: {} {}: chain {} vs indexer {} at block {}", answers.differences.len(), d.entity, d.field, d.chain, d.indexer, d.block));
     }
 
     let ledger = check_ledger(&payments_pool, record).await?;
@@ -136,7 +143,7 @@ pub async fn check(mve: &Mve, record: &Record) -> anyhow::Result<ScenarioVerdict
         ledger,
         indexer_reads,
         payments_reads,
-        answers_checked: answers.len(),
+        answers_checked: answers.checked,
         recovery_seconds: faults.iter().map(|f| f.recovery().map(|d| d.as_secs_f64())).collect(),
         faults,
         load: serde_json::json!({

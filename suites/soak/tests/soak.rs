@@ -83,43 +83,8 @@ fn write_verdict(
 /// the last, which grow with the check's cost, and the loop slowed down until its answers' blocks
 /// left the node's window (measured 2026-12-03: samples 6 s apart, then 80 s after 30 minutes).
 async fn check_answers(mve: &Mve, answers: Vec<IndexerAnswer>) -> anyhow::Result<Vec<String>> {
-    let p = &mve.chain.provider;
-    let mut robots = std::collections::BTreeMap::new();
-    let mut balances = std::collections::BTreeMap::new();
-    for a in answers {
-        match a {
-            IndexerAnswer::Robot { id, at, robot } => {
-                let seen: &mut Vec<_> = robots.entry((id, at)).or_default();
-                if !seen.contains(&robot) {
-                    seen.push(robot);
-                }
-            }
-            IndexerAnswer::Balance { owner, at, balance } => {
-                let seen: &mut Vec<_> = balances.entry((owner, at)).or_default();
-                if !seen.contains(&balance) {
-                    seen.push(balance);
-                }
-            }
-        }
-    }
-    let mut found = Vec::new();
-    let mut differences = Vec::new();
-    // The load runs on while this checks: answers at the chain's head are confirmed (see Reread).
-    let reread = checker::Reread::default();
-    for ((_, at), views) in robots {
-        for robot in views {
-            differences.extend(reread.robot(p, &mve.d, &robot, at).await?);
-        }
-    }
-    for ((owner, at), values) in balances {
-        for balance in values {
-            if let Some(d) = reread.balance(p, &mve.d, owner, balance, at).await? {
-                found.push(format!("balance of {owner:#x} at {at}: told {balance}, chain {}", d.chain));
-            }
-        }
-    }
-    found.extend(differences.iter().map(|d| format!("{} {}: chain {} vs indexer {} at {}", d.entity, d.field, d.chain, d.indexer, d.block)));
-    Ok(found)
+    let differences = checker::answers(&mve.chain.provider, &mve.d, answers).await?;
+    Ok(differences.iter().map(|d| format!("{} {}: chain {} vs indexer {} at {}", d.entity, d.field, d.chain, d.indexer, d.block)).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
