@@ -112,12 +112,21 @@ impl Monitoring {
         let mysqld = start(
             "mysqld-exporter",
             vec!["prometheus-mysqld-exporter".into(), format!("--web.listen-address=:{MYSQLD_EXPORTER_PORT}")],
-            vec![("DATA_SOURCE_NAME", format!("root:{}@({mariadb}:3306)/", crate::service::MARIADB_ROOT_PASSWORD))],
+            // A dial bounded well inside the scrape's time-out (see the Redis exporter below).
+            vec![("DATA_SOURCE_NAME", format!("root:{}@({mariadb}:3306)/?timeout=500ms", crate::service::MARIADB_ROOT_PASSWORD))],
             None,
         );
         containers.push(mysqld.start().await.map_err(|e| image_error(e, "the MariaDB exporter"))?);
-        let redis_exporter =
-            start("redis-exporter", vec!["prometheus-redis-exporter".into(), format!("--redis.addr=redis://{redis}:6379"), format!("--web.listen-address=:{REDIS_EXPORTER_PORT}")], vec![], None);
+        // Its default 15 s connection time-out outlasts the scrape's: with Redis killed (its name no
+        // longer resolving on the network) the exporter's target went down, MveMonitoringTargetDown,
+        // instead of answering redis_up 0, MveRedisDown (chaos_redis_killed_and_restarted_empty,
+        // 2026-12-08).
+        let redis_exporter = start(
+            "redis-exporter",
+            vec!["prometheus-redis-exporter".into(), format!("--redis.addr=redis://{redis}:6379"), "--connection-timeout=500ms".into(), format!("--web.listen-address=:{REDIS_EXPORTER_PORT}")],
+            vec![],
+            None,
+        );
         containers.push(redis_exporter.start().await.map_err(|e| image_error(e, "the Redis exporter"))?);
 
         let gateway = mve.stack.gateway_ip().await?;
