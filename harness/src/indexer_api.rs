@@ -218,7 +218,8 @@ where
             if end == start {
                 return Err(Error::Config(format!("GET /events?from={start}&to={end}: one block holds {limit} events or more, the API's page limit")));
             }
-            span = (end - start + 1) / 2;
+            let blocks = end - start + 1;
+            span = blocks / 2;
             continue;
         }
         all.extend(page);
