@@ -2,24 +2,35 @@
  * shutdown, N rounds. Usage: nar_client LIBRARY MODEL [ROUNDS [MAX_TOKENS [stream]]]
  * With "stream" each round generates through generate_text_streaming_nar_ffi and checks that every
  * partial text is a prefix of the final one and that the last call is the only complete one.
- * Prints each generated text on its own line as "text: ..."; exits 0 only if every call succeeded
- * and the result struct was reset by free. */
+ * Prints each generated text on its own line as "text: ...", then "tokens: N stop_reason: R" and
+ * "timing: first_token_ms=F total_ms=T" (F: until the first partial text when streaming, else the
+ * whole call, as a game waits for it); exits 0 only if every call succeeded and the result struct
+ * was reset by free. */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "nar_library_ffi.h"
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
 
 /* What the streaming callback saw; the client copies each partial text as a game would. */
 typedef struct {
     unsigned calls, completes, bad_prefix;
     char *last;
+    double first_ms; /* when the first partial text arrived (now_ms), 0 before */
 } Stream;
 
 static void on_partial(const char *partial, uint32_t token_count, bool is_complete, void *user_data) {
     Stream *s = user_data;
     (void)token_count;
+    if (s->calls == 0) s->first_ms = now_ms();
     s->calls++;
     if (is_complete) s->completes++;
     else if (s->completes) s->bad_prefix++; /* a partial after the complete call */
@@ -75,16 +86,19 @@ int main(int argc, char **argv) {
         params.max_tokens = max_tokens;
         params.deterministic = true;
         NarGeneratedTextC out;
-        Stream seen = {0, 0, 0, NULL};
+        Stream seen = {0, 0, 0, NULL, 0};
+        double started = now_ms();
         rc = stream ? generate_text_streaming_nar_ffi(&params, on_partial, &seen, &out) : generate_text_nar_ffi(&params, &out);
         if (rc != NAR_SUCCESS) { fprintf(stderr, "generate: %d %s\n", rc, get_nar_error_description_ffi(rc)); return 1; }
+        double total = now_ms() - started;
+        double first = stream && seen.calls ? seen.first_ms - started : total;
         if (stream) {
             int ok = seen.calls >= 2 && seen.completes == 1 && seen.bad_prefix == 0 && seen.last && strcmp(seen.last, out.text) == 0;
             printf("stream: %u calls\n", seen.calls);
             free(seen.last);
             if (!ok) { fprintf(stderr, "streaming: %u calls, %u complete, %u not prefixes, final differs\n", seen.calls, seen.completes, seen.bad_prefix); return 1; }
         }
-        printf("text: %s\ntokens: %u stop_reason: %u\n", out.text, out.token_count, out.stop_reason);
+        printf("text: %s\ntokens: %u stop_reason: %u\ntiming: first_token_ms=%.1f total_ms=%.1f\n", out.text, out.token_count, out.stop_reason, first, total);
         rc = free_nar_generated_text_ffi(&out);
         if (rc != NAR_SUCCESS || out.text != NULL || out.stop_sequence_matched != NULL) { fprintf(stderr, "free did not reset\n"); return 1; }
         rc = free_nar_generated_text_ffi(&out); /* a second free of the reset struct is a no-op */

@@ -75,6 +75,13 @@ pub fn c_client() -> PathBuf {
     harness::prebuilt::file("nar_client").unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| PathBuf::from(BUILT_C_CLIENT))
 }
 
+/// `(first_token_ms, total_ms)` of one `timing:` line of the C client's output (see its header).
+pub fn timing(line: &str) -> Option<(f64, f64)> {
+    let rest = line.strip_prefix("timing: ")?;
+    let field = |name: &str| rest.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse::<f64>().ok());
+    Some((field("first_token_ms")?, field("total_ms")?))
+}
+
 /// Where build.rs wrote the C client (`scripts/gate-archive` copies it from here).
 pub const BUILT_C_CLIENT: &str = env!("NAR_C_CLIENT");
 
