@@ -39,6 +39,67 @@ pub fn monitoring_dir() -> PathBuf {
     start.ancestors().map(|d| d.join("monitoring")).find(|d| d.join("alerts").is_dir()).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../monitoring"))
 }
 
+/// One query of a dashboard panel (`monitoring/dashboards/*.json`, Grafana's JSON model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanelQuery {
+    pub dashboard: String,
+    pub panel: String,
+    pub expr: String,
+}
+
+/// Every dashboard of `monitoring/dashboards`, parsed, as (file name, JSON), sorted by name.
+pub fn dashboards() -> Result<Vec<(String, serde_json::Value)>> {
+    let dir = monitoring_dir().join("dashboards");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).map_err(|e| Error::Config(format!("{}: {e}", dir.display())))? {
+        let path = e.map_err(|e| Error::Config(e.to_string()))?.path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            let value = serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: not JSON: {e}", path.display())))?;
+            out.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), value));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Every panel query of every dashboard.
+pub fn panel_queries() -> Result<Vec<PanelQuery>> {
+    let mut out = Vec::new();
+    for (file, board) in dashboards()? {
+        for panel in board["panels"].as_array().into_iter().flatten() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                out.push(PanelQuery { dashboard: file.clone(), panel: panel["title"].as_str().unwrap_or_default().to_string(), expr: target["expr"].as_str().unwrap_or_default().to_string() });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs every query in `queries` until each returns series, polling for up to `within`; the
+/// queries that still match nothing (a panel that would stay empty) or that Prometheus refuses.
+pub async fn empty_panels(prometheus: &Prometheus, queries: &[PanelQuery], within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    let mut left: Vec<&PanelQuery> = queries.iter().collect();
+    let mut refused = Vec::new();
+    loop {
+        let mut still = Vec::new();
+        for q in left {
+            match prometheus.query(&q.expr).await {
+                Ok(series) if !series.is_empty() => {}
+                Ok(_) => still.push(q),
+                Err(e) => refused.push(format!("{} / {}: refused: {e}", q.dashboard, q.panel)),
+            }
+        }
+        left = still;
+        if left.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    refused.into_iter().chain(left.iter().map(|q| format!("{} / {}: no series for {}", q.dashboard, q.panel, q.expr))).collect()
+}
+
 /// Runs a program of the monitoring image (`promtool`, `amtool`) with `monitoring/` mounted
 /// read-only at `/monitoring` as its working directory, on no network; its exit code and output.
 pub async fn run_tool(args: &[&str], workdir: &str) -> Result<(i64, String)> {
@@ -90,6 +151,12 @@ impl Drop for Monitoring {
 impl Monitoring {
     /// Starts the exporters and Prometheus, and waits until every scrape target is up.
     pub async fn start(mve: &Mve) -> Result<Monitoring> {
+        Monitoring::start_with(mve, &[]).await
+    }
+
+    /// [`Monitoring::start`] with more scrape targets, as (job, `host:port` reachable from the
+    /// stack's network), e.g. a [`TextTarget`] of the test process.
+    pub async fn start_with(mve: &Mve, extra: &[(&str, String)]) -> Result<Monitoring> {
         let network = mve.stack.network().ok_or_else(|| Error::NeedsContainer { what: "monitoring".into() })?.to_string();
         let session = session::current();
         let suffix = crate::stack::random_hex(6);
@@ -147,6 +214,7 @@ impl Monitoring {
             ("redis", format!("{}:{REDIS_EXPORTER_PORT}", name("redis-exporter"))),
             ("containers", exporter.address.clone()),
         ];
+        let targets: Vec<(&str, String)> = targets.into_iter().chain(extra.iter().cloned()).collect();
         let config = crate::results::target_dir().join("tmp").join(format!("prometheus-{}-{suffix}", session.run_key));
         std::fs::create_dir_all(&config).map_err(|e| Error::Config(format!("creating {}: {e}", config.display())))?;
         let alertmanager_name = name("alertmanager");
@@ -488,6 +556,51 @@ impl Prometheus {
 struct ContainerExporter {
     address: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    _target: TextTarget,
+}
+
+/// A scrape target served by the test process: every GET answers what `render` returns now, in
+/// Prometheus's text format. On the stack network's gateway, so that Prometheus reaches it and
+/// nothing outside the machine can (the container exporter, the soak's NAR client).
+pub struct TextTarget {
+    /// `host:port`, as a scrape configuration names it.
+    pub address: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TextTarget {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TextTarget {
+    pub async fn serve(bind: std::net::IpAddr, render: impl Fn() -> String + Send + Sync + 'static) -> Result<TextTarget> {
+        let listener = tokio::net::TcpListener::bind((bind, 0)).await?;
+        let address = listener.local_addr()?.to_string();
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let body = render();
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    // The request's head only: a scrape is a GET without a body.
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
+                        match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
+                            Ok(Ok(n)) if n > 0 => request.extend_from_slice(&buf[..n]),
+                            _ => return,
+                        }
+                    }
+                    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(body.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        Ok(TextTarget { address, task })
+    }
 }
 
 impl Drop for ContainerExporter {
@@ -524,30 +637,9 @@ impl ContainerExporter {
                 }
             })
         };
-        let listener = tokio::net::TcpListener::bind((bind, 0)).await?;
-        let address = listener.local_addr()?.to_string();
-        let server = tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let body = render(&samples.lock().expect("samples lock"));
-                tokio::spawn(async move {
-                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    // The request's head only: a scrape is a GET without a body.
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
-                        match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
-                            Ok(Ok(n)) if n > 0 => request.extend_from_slice(&buf[..n]),
-                            _ => return,
-                        }
-                    }
-                    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    let _ = socket.write_all(body.as_bytes()).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        Ok(ContainerExporter { address, tasks: vec![sampler, server] })
+        let target = TextTarget::serve(bind, move || render(&samples.lock().expect("samples lock"))).await?;
+        let address = target.address.clone();
+        Ok(ContainerExporter { address, tasks: vec![sampler], _target: target })
     }
 }
 

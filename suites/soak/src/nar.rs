@@ -5,6 +5,97 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// Upper bounds of the NAR's time buckets, in seconds.
+const BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
+
+/// What the game client would report about its NAR, made from the C client's output as the soak
+/// reads it ([`NarClient::generations`]) and scraped by Prometheus as the `nar` job
+/// (`harness::monitoring::TextTarget`): generations, tokens, errors, the time to the first token
+/// and to the whole text, resident memory. The alert rules `MveNar*` read it.
+#[derive(Clone, Default)]
+pub struct NarMetrics {
+    inner: Arc<Mutex<Counts>>,
+}
+
+#[derive(Default)]
+struct Counts {
+    generations: u64,
+    tokens: u64,
+    errors: u64,
+    first_token: Histogram,
+    total: Histogram,
+    pid: Option<u32>,
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                self.buckets[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} histogram\n"));
+        for (le, n) in BUCKETS.iter().zip(self.buckets) {
+            out.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {n}\n"));
+        }
+        out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}\n", self.count, self.sum, self.count));
+    }
+}
+
+impl NarMetrics {
+    fn line(&self, line: &str) {
+        let mut c = self.inner.lock().expect("nar metrics");
+        if line.starts_with("text: ") {
+            c.generations += 1;
+        } else if let Some(rest) = line.strip_prefix("tokens: ") {
+            c.tokens += rest.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        } else if let Some((first, total)) = nar_ffi::timing(line) {
+            c.first_token.observe(first / 1e3);
+            c.total.observe(total / 1e3);
+        }
+    }
+
+    /// The page Prometheus scrapes.
+    pub fn render(&self) -> String {
+        let c = self.inner.lock().expect("nar metrics");
+        let mut out = String::new();
+        for (name, kind, help, value) in [
+            ("nar_generations_total", "counter", "Generations finished", c.generations),
+            ("nar_tokens_total", "counter", "Tokens generated", c.tokens),
+            ("nar_errors_total", "counter", "Calls that failed (the client stops at the first)", c.errors),
+        ] {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        c.first_token.render("nar_time_to_first_token_seconds", "From the generate call to the first partial text", &mut out);
+        c.total.render("nar_generation_seconds", "From the generate call to the whole text", &mut out);
+        if let Some(kib) = c.pid.and_then(rss_kib) {
+            out.push_str(&format!(
+                "# HELP nar_resident_memory_bytes The client's resident memory (library and engine)\n# TYPE nar_resident_memory_bytes gauge\nnar_resident_memory_bytes {}\n",
+                kib * 1024
+            ));
+        }
+        out
+    }
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
 
 pub struct NarClient {
     child: Child,
@@ -15,11 +106,12 @@ pub struct NarClient {
     /// How far the output has been read, and the generations counted up to there: each sample
     /// reads only what is new (the output grows for the whole soak).
     counted: std::sync::Mutex<(u64, u64)>,
+    metrics: NarMetrics,
 }
 
 impl NarClient {
     /// Starts the client; its output goes to `target/mve-results/soak/nar_client.out`.
-    pub fn spawn() -> anyhow::Result<NarClient> {
+    pub fn spawn(metrics: NarMetrics) -> anyhow::Result<NarClient> {
         let dir = harness::results::target_dir().join("mve-results/soak");
         std::fs::create_dir_all(&dir)?;
         let out = dir.join("nar_client.out");
@@ -41,7 +133,8 @@ impl NarClient {
             .stderr(Stdio::from(err_file))
             .spawn()?;
         let pid = child.id();
-        Ok(NarClient { child, out, err, pid, counted: std::sync::Mutex::new((0, 0)) })
+        metrics.inner.lock().expect("nar metrics").pid = Some(pid);
+        Ok(NarClient { child, out, err, pid, counted: std::sync::Mutex::new((0, 0)), metrics })
     }
 
     /// Generations finished so far (buffered output: a lower bound).
@@ -61,6 +154,7 @@ impl NarClient {
             }
             counted.0 += n as u64;
             counted.1 += u64::from(line.starts_with("text: "));
+            self.metrics.line(line.trim_end());
             line.clear();
         }
         counted.1
@@ -68,14 +162,14 @@ impl NarClient {
 
     /// Resident memory of the client (the library and its engine), in KiB.
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+        rss_kib(self.pid)
     }
 
     /// `Some(description)` if the client has ended: it never should during a soak.
     pub fn ended(&mut self) -> Option<String> {
         match self.child.try_wait() {
             Ok(Some(status)) => {
+                self.metrics.inner.lock().expect("nar metrics").errors += 1;
                 let err = std::fs::read_to_string(&self.err).unwrap_or_default();
                 Some(format!("the NAR client ended ({status}): {}", err.trim()))
             }
@@ -94,5 +188,40 @@ impl Drop for NarClient {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clients_lines_become_counters_and_histograms() {
+        let m = NarMetrics::default();
+        for line in [
+            "stream: 9 calls",
+            "text: A door.",
+            "tokens: 24 stop_reason: 1",
+            "timing: first_token_ms=180.0 total_ms=900.5",
+            "text: B.",
+            "tokens: 8 stop_reason: 0",
+            "timing: first_token_ms=2500.0 total_ms=2600.0",
+        ] {
+            m.line(line);
+        }
+        let text = m.render();
+        for want in [
+            "nar_generations_total 2",
+            "nar_tokens_total 32",
+            "nar_errors_total 0",
+            "nar_time_to_first_token_seconds_bucket{le=\"0.25\"} 1",
+            "nar_time_to_first_token_seconds_bucket{le=\"2\"} 1",
+            "nar_time_to_first_token_seconds_bucket{le=\"5\"} 2",
+            "nar_time_to_first_token_seconds_bucket{le=\"+Inf\"} 2",
+            "nar_time_to_first_token_seconds_count 2",
+            "nar_generation_seconds_bucket{le=\"1\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == want), "{want:?} missing from:\n{text}");
+        }
     }
 }

@@ -94,6 +94,15 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     eprintln!("soak for {duration:?}, seed {seed} (reproduce with SOAK_SEED={seed})");
     let (states, blocks) = soak::anvil_history()?;
     let mve = Arc::new(Mve::start_on(seed, &[], harness::Stack::builder().anvil_keeping(states, blocks), true).await?);
+    // Prometheus and Alertmanager beside it, scraping the NAR client's metrics too: in steady
+    // state no alert may fire over the whole run (issue 27: false alarms = 0).
+    let nar_metrics = soak::nar::NarMetrics::default();
+    let nar_target = {
+        let m = nar_metrics.clone();
+        harness::monitoring::TextTarget::serve(mve.stack.gateway_ip().await?, move || m.render()).await?
+    };
+    let monitoring = harness::monitoring::Monitoring::start_with(&mve, &[("nar", nar_target.address.clone())]).await?;
+    let monitored_from = Instant::now();
     // A steady rate (a block of five transactions about once a second), a cap on the mints, no
     // per-delivery record kept once accepted and no copy of Stripe's requests: what keeps the
     // chain node's memory and the soak's own bounded (README).
@@ -116,7 +125,7 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     // written so far stays behind.
     let run = async {
         load.warm_up().await?;
-        let nar = nar.insert(NarClient::spawn()?);
+        let nar = nar.insert(NarClient::spawn(nar_metrics.clone())?);
         let mut since = Since::default();
         let started = Instant::now();
         let mut next_check = started + CHECK_EVERY;
@@ -226,8 +235,21 @@ async fn soak_the_mve_under_steady_load_and_nar_generations_holds_its_resources_
     if generations == 0 {
         findings.push("the NAR client finished no generation".into());
     }
+    // Monitoring over the whole run: no alert fired (a steady MVE raises none), and Prometheus
+    // saw the NAR client's generations.
+    let window = monitored_from.elapsed() + Duration::from_secs(5);
+    let alerts_fired = monitoring.prometheus.fired_within(window).await.map_err(anyhow::Error::msg)?;
+    if !alerts_fired.is_empty() {
+        findings.push(format!("false alarms: {alerts_fired:?} fired in steady state"));
+    }
+    let scraped = monitoring.prometheus.query("max(nar_generations_total)").await.map_err(anyhow::Error::msg)?.first().map_or(0.0, |s| s.value);
+    if scraped < 1.0 {
+        findings.push(format!("Prometheus saw {scraped} NAR generations (the client finished {generations})"));
+    }
+    // Every dashboard's every panel shows something for this run (the NAR's among them).
+    findings.extend(harness::monitoring::empty_panels(&monitoring.prometheus, &harness::monitoring::panel_queries()?, Duration::from_secs(30)).await);
 
-    let end = serde_json::json!({ "nar_generations": generations, "chain_ops": record.chain_ops.load(std::sync::atomic::Ordering::Relaxed), "verdict": verdict });
+    let end = serde_json::json!({ "alerts_fired": alerts_fired, "nar_generations_scraped": scraped, "nar_generations": generations, "chain_ops": record.chain_ops.load(std::sync::atomic::Ordering::Relaxed), "verdict": verdict });
     let (drift, path) = write_verdict(&series, seed, duration, duration, checks, &findings, Some(end))?;
     findings.extend(drift.findings.iter().cloned());
     for s in &drift.series {
