@@ -27,6 +27,9 @@ struct Counts {
     first_token: Histogram,
     total: Histogram,
     pid: Option<u32>,
+    /// The last resident memory read: a stopped client keeps reporting it, so that its series does
+    /// not vanish from the run's end (the dashboards' check ran after the client stopped).
+    rss_kib: Option<u64>,
 }
 
 #[derive(Default)]
@@ -71,7 +74,10 @@ impl NarMetrics {
 
     /// The page Prometheus scrapes.
     pub fn render(&self) -> String {
-        let c = self.inner.lock().expect("nar metrics");
+        let mut c = self.inner.lock().expect("nar metrics");
+        if let Some(kib) = c.pid.and_then(rss_kib) {
+            c.rss_kib = Some(kib);
+        }
         let mut out = String::new();
         for (name, kind, help, value) in [
             ("nar_generations_total", "counter", "Generations finished", c.generations),
@@ -82,7 +88,7 @@ impl NarMetrics {
         }
         c.first_token.render("nar_time_to_first_token_seconds", "From the generate call to the first partial text", &mut out);
         c.total.render("nar_generation_seconds", "From the generate call to the whole text", &mut out);
-        if let Some(kib) = c.pid.and_then(rss_kib) {
+        if let Some(kib) = c.rss_kib {
             out.push_str(&format!(
                 "# HELP nar_resident_memory_bytes The client's resident memory (library and engine)\n# TYPE nar_resident_memory_bytes gauge\nnar_resident_memory_bytes {}\n",
                 kib * 1024
