@@ -261,6 +261,13 @@ impl DryRun {
                 break;
             }
         }
+        if verdict.passed() {
+            // A pass needs nothing kept: the clones, caches and downloaded archive (25 GB after the
+            // build and harness jobs, 2026-12-08, leaving 5 GB of this machine's disk) would stay in
+            // the runner's home until the next dry run. A failure keeps them to look at.
+            let leftovers = format!("rm -rf {} {}", self.work().display(), self.home.join("gate-archive").display());
+            self.as_runner_shell(&leftovers, &self.home, &BTreeMap::new(), &self.logs.join("cleanup.log"))?;
+        }
         Ok(verdict)
     }
 
