@@ -308,7 +308,7 @@ const DEPENDENCY_CHECK: std::time::Duration = std::time::Duration::from_millis(5
 
 async fn metrics(State(app): State<App>) -> Response {
     app.metrics.ready.set(app.ready.load(std::sync::atomic::Ordering::Relaxed) as i64);
-    let database = tokio::time::timeout(DEPENDENCY_CHECK, sqlx::query("SELECT 1").execute(&app.pool)).await.is_ok_and(|r| r.is_ok());
+    let database = tokio::time::timeout(DEPENDENCY_CHECK, sqlx::query("SELECT 1").fetch_one(&app.pool)).await.is_ok_and(|r| r.is_ok());
     app.metrics.dependency_up.with_label_values(&["database"]).set(database as i64);
     let mut buf = Vec::new();
     TextEncoder::new().encode(&app.metrics.registry.gather(), &mut buf).expect("text encoding");
