@@ -79,25 +79,25 @@ pub fn panel_queries() -> Result<Vec<PanelQuery>> {
 /// Runs every query in `queries` until each returns series, polling for up to `within`; the
 /// queries that still match nothing (a panel that would stay empty) or that Prometheus refuses.
 pub async fn empty_panels(prometheus: &Prometheus, queries: &[PanelQuery], within: Duration) -> Vec<String> {
-    let deadline = Instant::now() + within;
-    let mut left: Vec<&PanelQuery> = queries.iter().collect();
-    let mut refused = Vec::new();
-    loop {
+    let left: Mutex<Vec<&PanelQuery>> = Mutex::new(queries.iter().collect());
+    let refused: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let _ = crate::wait::until("every panel's query to return series", within, || async {
+        let asked: Vec<&PanelQuery> = left.lock().expect("panels lock").clone();
         let mut still = Vec::new();
-        for q in left {
+        for q in asked {
             match prometheus.query(&q.expr).await {
                 Ok(series) if !series.is_empty() => {}
                 Ok(_) => still.push(q),
-                Err(e) => refused.push(format!("{} / {}: refused: {e}", q.dashboard, q.panel)),
+                Err(e) => refused.lock().expect("panels lock").push(format!("{} / {}: refused: {e}", q.dashboard, q.panel)),
             }
         }
-        left = still;
-        if left.is_empty() || Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-    refused.into_iter().chain(left.iter().map(|q| format!("{} / {}: no series for {}", q.dashboard, q.panel, q.expr))).collect()
+        let done = still.is_empty();
+        *left.lock().expect("panels lock") = still;
+        Ok::<_, String>(done.then_some(()))
+    })
+    .await;
+    let left = left.into_inner().expect("panels lock");
+    refused.into_inner().expect("panels lock").into_iter().chain(left.iter().map(|q| format!("{} / {}: no series for {}", q.dashboard, q.panel, q.expr))).collect()
 }
 
 /// Runs a program of the monitoring image (`promtool`, `amtool`) with `monitoring/` mounted
@@ -325,10 +325,11 @@ impl Notifications {
         let notifications = Notifications::default();
         let seen = notifications.seen.clone();
         let task = tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
+            while let Ok((mut socket, _)) = listener.accept().await {
                 let seen = seen.clone();
                 tokio::spawn(async move {
-                    if let Some((path, body)) = read_post(socket).await {
+                    if let Some((path, body)) = read_request(&mut socket).await {
+                        answer(socket, "text/plain", b"").await;
                         let receiver = path.rsplit('/').next().unwrap_or_default().to_string();
                         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
                             let alerts = v["alerts"]
@@ -373,12 +374,20 @@ impl Notifications {
     }
 }
 
-/// Reads one HTTP/1.1 POST (head and a `content-length` body), answers 200 and closes; its path and
-/// body.
-async fn read_post(mut socket: tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// Reads one HTTP/1.1 request (its head, and a `content-length` body if any) from a client of the
+/// test's own servers (the webhook receiver, the scrape targets); its path and body. `None` if the
+/// client is too slow (5 s per read), sends too much, or goes away.
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
     let mut data = Vec::new();
     let mut buf = [0u8; 8192];
+    let mut read = async |data: &mut Vec<u8>| match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => {
+            data.extend_from_slice(&buf[..n]);
+            Some(())
+        }
+        _ => None,
+    };
     let head_end = loop {
         if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
@@ -386,23 +395,24 @@ async fn read_post(mut socket: tokio::net::TcpStream) -> Option<(String, Vec<u8>
         if data.len() > 64 * 1024 {
             return None;
         }
-        match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => data.extend_from_slice(&buf[..n]),
-            _ => return None,
-        }
+        read(&mut data).await?;
     };
     let head = String::from_utf8_lossy(&data[..head_end]).to_string();
     let path = head.lines().next()?.split_whitespace().nth(1)?.to_string();
     let length: usize = head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.trim().parse().ok())).unwrap_or(0);
     while data.len() < head_end + length.min(4 * 1024 * 1024) {
-        match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => data.extend_from_slice(&buf[..n]),
-            _ => return None,
-        }
+        read(&mut data).await?;
     }
-    let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-    let _ = socket.shutdown().await;
     Some((path, data[head_end..].to_vec()))
+}
+
+/// Answers 200 with `body` (of `content_type`) and closes the connection.
+async fn answer(mut socket: tokio::net::TcpStream, content_type: &str, body: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+    let _ = socket.write_all(head.as_bytes()).await;
+    let _ = socket.write_all(body).await;
+    let _ = socket.shutdown().await;
 }
 
 /// A client of Prometheus's HTTP API.
@@ -582,20 +592,9 @@ impl TextTarget {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let body = render();
                 tokio::spawn(async move {
-                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    // The request's head only: a scrape is a GET without a body.
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
-                        match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
-                            Ok(Ok(n)) if n > 0 => request.extend_from_slice(&buf[..n]),
-                            _ => return,
-                        }
+                    if read_request(&mut socket).await.is_some() {
+                        answer(socket, "text/plain; version=0.0.4", body.as_bytes()).await;
                     }
-                    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    let _ = socket.write_all(body.as_bytes()).await;
-                    let _ = socket.shutdown().await;
                 });
             }
         });
@@ -627,13 +626,16 @@ impl ContainerExporter {
         let sampler = {
             let samples = samples.clone();
             tokio::spawn(async move {
+                // The sampling period (pacing, not a wait for anything): a scrape reads the last sample.
+                let mut period = tokio::time::interval(SCRAPE_INTERVAL);
+                period.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
+                    period.tick().await;
                     for (label, id) in &containers {
                         let previous = samples.lock().expect("samples lock").get(label).cloned().unwrap_or_default();
                         let sample = sample_container(&docker, id, previous).await;
                         samples.lock().expect("samples lock").insert(label.clone(), sample);
                     }
-                    tokio::time::sleep(SCRAPE_INTERVAL).await;
                 }
             })
         };

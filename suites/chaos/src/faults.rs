@@ -157,7 +157,8 @@ impl Fault {
         eprintln!("fault: {action} {target} for {hold:?}, until {} fires", expected.alert);
         let fault = mve.journal.started(target, action);
         self.inject(mve, load).await?;
-        // The fault's duration: the load keeps running against the faulted system meanwhile.
+        // The fault's planned duration (the scenario's pacing), stretched until its alert fires:
+        // the load keeps running against the faulted system meanwhile.
         let (_, detected) = tokio::join!(tokio::time::sleep(hold), monitoring.prometheus.wait_firing(expected.alert, expected.labels, DETECTION_DEADLINE));
         self.undo(mve, load).await?;
         mve.journal.ended(fault);

@@ -24,48 +24,63 @@ async fn start(seed: u64) -> anyhow::Result<(Mve, Monitoring)> {
     Ok((mve, monitoring))
 }
 
-async fn fired_within(monitoring: &Monitoring, window: Duration) -> anyhow::Result<BTreeSet<String>> {
-    monitoring.prometheus.fired_within(window).await.map_err(anyhow::Error::msg)
+/// Reads on both services twice a second until dropped (the load's pacing), so that their request
+/// series exist and the request rules have something to judge.
+struct Traffic(tokio::task::JoinHandle<()>);
+
+impl Traffic {
+    async fn start(mve: &Mve) -> anyhow::Result<Traffic> {
+        let api = mve.indexer_api().await?;
+        let payments = mve.payments_url().await?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+        Ok(Traffic(tokio::spawn(async move {
+            let mut pace = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                pace.tick().await;
+                let _ = api.status().await;
+                let _ = http.get(format!("{payments}/players/p1/balance")).send().await;
+            }
+        })))
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_mve_is_scraped_whole_every_rule_reads_real_series_and_nothing_fires() -> anyhow::Result<()> {
     let (mve, monitoring) = start(27_001).await?;
     let started = Instant::now();
-    // Traffic on both services, so that their request series exist.
-    let api = mve.indexer_api().await?;
-    let http = reqwest::Client::new();
-    let payments = mve.payments_url().await?;
+    let _traffic = Traffic::start(&mve).await?;
     let rules = rules::load(&monitoring_dir().join("alerts"))?;
     // The NAR runs in the game client, not in this stack: the `nar` rules' series come from the
     // soak's NAR client, and the soak checks that Prometheus scraped them.
     let metrics: BTreeSet<String> = rules.iter().filter(|r| r.service.as_deref() != Some("nar")).flat_map(|r| rules::metric_names(&r.expr)).collect();
-    let mut missing = metrics.clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !missing.is_empty() && Instant::now() < deadline {
-        let _ = api.status().await;
-        let _ = http.get(format!("{payments}/players/p1/balance")).send().await;
-        let mut still = BTreeSet::new();
-        for m in &missing {
-            if monitoring.prometheus.query(&format!("count({m})")).await.map_err(anyhow::Error::msg)?.is_empty() {
-                still.insert(m.clone());
+    harness::wait::until("every metric the rules read to have series", Duration::from_secs(60), || async {
+        let mut missing = Vec::new();
+        for m in &metrics {
+            if monitoring.prometheus.query(&format!("count({m})")).await?.is_empty() {
+                missing.push(m.as_str());
             }
         }
-        missing = still;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(missing.is_empty(), "rules read series Prometheus never saw from the MVE: {missing:?} (of {metrics:?})");
-    // Longer than the longest `for:` of the fast rules (30 s), so a rule that holds in steady state
-    // has had time to fire.
+        if missing.is_empty() { Ok(Some(())) } else { Err(format!("rules read series Prometheus has not seen from the MVE: {missing:?}")) }
+    })
+    .await?;
+    // Prometheus must have watched the healthy MVE for longer than the longest `for:` of the fast
+    // rules (20 s): its own record of the indexer's scrapes says when it has.
     let quiet = Duration::from_secs(35);
-    let until = started + quiet;
-    while Instant::now() < until {
-        let _ = api.status().await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let fired = fired_within(&monitoring, started.elapsed() + Duration::from_secs(5)).await?;
-    // A rule that must hold longer than this test watches (memory growth, 15 minutes) may be
-    // pending here, at start-up; whether it fires is the soak's question.
+    let scrapes = quiet.as_secs() - 2;
+    harness::wait::until(&format!("Prometheus to hold {scrapes} scrapes of the last {} s", quiet.as_secs()), quiet + Duration::from_secs(60), || async {
+        let held = monitoring.prometheus.query(&format!("count_over_time(up{{job=\"indexer\"}}[{}s])", quiet.as_secs())).await?.first().map_or(0.0, |s| s.value);
+        if held >= scrapes as f64 { Ok(Some(())) } else { Err(format!("{held} scrapes so far")) }
+    })
+    .await?;
+    let fired = monitoring.prometheus.fired_within(started.elapsed() + Duration::from_secs(5)).await.map_err(anyhow::Error::msg)?;
+    // A rule that must hold longer than this test watches (memory growth, an hour) may be pending
+    // here, at start-up; whether it fires is the long soak's question.
     let judged = |name: &str| rules.iter().any(|r| r.alert == name && r.hold <= quiet);
     let pending: Vec<String> =
         monitoring.prometheus.alerts().await.map_err(anyhow::Error::msg)?.into_iter().filter(|a| judged(&a.name)).map(|a| format!("{} {} {:?}", a.name, a.state, a.labels)).collect();
@@ -104,7 +119,7 @@ where
     let elsewhere: Vec<String> =
         monitoring.notifications.all().into_iter().filter(|n| receiver.is_some_and(|r| n.receiver != r) && n.alerts.iter().any(|a| a.0 == expected)).map(|n| n.receiver).collect();
     assert!(elsewhere.is_empty(), "{name}: {expected} also went to {elsewhere:?}");
-    let fired = fired_within(monitoring, started.elapsed() + Duration::from_secs(5)).await?;
+    let fired = monitoring.prometheus.fired_within(started.elapsed() + Duration::from_secs(5)).await.map_err(anyhow::Error::msg)?;
     let unexpected: Vec<&String> = fired.iter().filter(|a| a.as_str() != expected && !allowed.contains(&a.as_str())).collect();
     eprintln!("{name}: {expected} fired {:.1} s after the fault, resolved {:.1} s after the heal; fired meanwhile: {fired:?}", detection.as_secs_f64(), resolution.as_secs_f64());
     harness::results::write_json(
